@@ -1,0 +1,36 @@
+# Five ML papers reproduced end to end. See README.md; the design is in docs/architecture.md.
+#   snakemake --cores 8 all_figures                  quick preset (config/config.yaml)
+#   snakemake --cores 8 --configfile config/paper.yaml all   papers' own scale
+#   snakemake results/figures/optlab/O2.png          one figure and only what it needs
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/runs.smk"
+include: "workflow/rules/optlab.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_figures(),
+        all_tables(),
+    localrule: True
+
+
+rule all_figures:
+    input:
+        all_figures(),
+    localrule: True
+
+
+rule all_tables:
+    input:
+        all_tables(),
+    localrule: True

@@ -1,0 +1,166 @@
+"""Configuration: schema validation with readable errors, and experiment resolution.
+
+A config has a few global keys (`preset`, `device`, `data_mirror`, `cluster`) and one
+block per paper:
+
+    <paper>:
+      seeds: [0, 1]
+      defaults:            # hyperparameters shared by all experiments of one kind
+        <kind>: {...}
+      experiments:
+        <name>: {kind: <kind>, ...only what differs...}
+
+`resolve_experiments` merges `defaults[kind]` under each experiment, so every
+experiment carries every hyperparameter its kind declares. Torch-free: the Snakefile
+imports this module at parse time.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+GLOBAL_KEYS = ("preset", "device", "data_mirror", "cluster")
+
+
+class ConfigError(ValueError):
+    """A config key or value is wrong; the message names the key."""
+
+
+def _load_yaml(path: Path) -> Any:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _path(parts: Iterable[Any]) -> str:
+    return ".".join(str(p) for p in parts) or "<top level>"
+
+
+def _describe(error) -> str:
+    """Turn a jsonschema error into one line that names the offending key."""
+    where = _path(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - allowed)
+        keys = ", ".join(f"'{_path([*error.absolute_path, k])}'" for k in extra)
+        return f"unknown config key {keys} (allowed here: {', '.join(sorted(allowed))})"
+    if error.validator == "required":
+        return f"config key '{where}' is missing {error.message.split(' is a required')[0]}"
+    if error.validator == "propertyNames":
+        return f"config key '{where}': bad name {error.instance!r} ({error.message})"
+    return f"config key '{where}': {error.message}"
+
+
+def _validator_class(schema_path: Path):
+    """A Draft 2020-12 validator that resolves local $refs and fills `default`s."""
+    from jsonschema import Draft202012Validator, validators
+    from referencing import Registry, Resource
+
+    def retrieve(uri: str):
+        return Resource.from_contents(_load_yaml(Path(uri.removeprefix("file://"))))
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(key, copy.deepcopy(sub["default"]))
+        yield from Draft202012Validator.VALIDATORS["properties"](
+            validator, properties, instance, schema
+        )
+
+    schema = _load_yaml(schema_path)
+    schema["$id"] = schema_path.resolve().as_uri()
+    registry = Registry(retrieve=retrieve).with_resource(
+        schema["$id"], Resource.from_contents(schema)
+    )
+    cls = validators.extend(Draft202012Validator, {"properties": set_defaults})
+    return cls(schema, registry=registry)
+
+
+def validate(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
+    """Validate `config` in place against the schema (filling defaults); raise ConfigError.
+
+    All problems are reported at once, each naming its key.
+    """
+    validator = _validator_class(Path(schema_dir) / "config.schema.yaml")
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = sorted({_describe(e) for e in _leaves(errors)})
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(lines))
+    for paper in papers(config):
+        resolve_experiments(config, paper, schema_dir)
+    return config
+
+
+def _leaves(errors):
+    """Prefer the specific errors inside `allOf`/`if-then` branches over their wrappers."""
+    for error in errors:
+        if error.context:
+            yield from _leaves(error.context)
+        else:
+            yield error
+
+
+def papers(config: dict) -> list[str]:
+    """Paper keys present in the config, in file order."""
+    return [key for key in config if key not in GLOBAL_KEYS]
+
+
+def kind_schema(paper: str, kind: str, schema_dir: Path = SCHEMA_DIR) -> dict:
+    return _load_yaml(Path(schema_dir) / f"{paper}.schema.yaml")["$defs"][kind]
+
+
+def resolve_experiments(config: dict, paper: str, schema_dir: Path = SCHEMA_DIR) -> dict:
+    """Experiments of `paper`, each with `defaults[kind]` merged under it and `seeds` set.
+
+    Raises ConfigError naming the experiment and key when a hyperparameter that the
+    kind declares is set neither in the experiment nor in the kind's defaults.
+    """
+    block = config[paper]
+    resolved = {}
+    for name, experiment in block["experiments"].items():
+        kind = experiment["kind"]
+        merged = _deep_merge(block.get("defaults", {}).get(kind, {}), experiment)
+        merged.setdefault("seeds", list(block["seeds"]))
+        declared = set(kind_schema(paper, kind, schema_dir)["properties"])
+        missing = sorted(declared - set(merged))
+        if missing:
+            keys = ", ".join(f"'{paper}.experiments.{name}.{k}'" for k in missing)
+            raise ConfigError(
+                f"config key {keys} is not set (set it in the experiment or in "
+                f"'{paper}.defaults.{kind}')"
+            )
+        resolved[name] = merged
+    return resolved
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load(*paths: str | Path, schema_dir: Path = SCHEMA_DIR) -> dict:
+    """Load config files the way Snakemake does (later files deep-merge over earlier)."""
+    config: dict = {}
+    for path in paths:
+        config = _deep_merge(config, _load_yaml(Path(path)) or {})
+    return validate(config, schema_dir)
+
+
+RUN_ONLY_KEYS = ("seeds", "resources")
+
+
+def hyperparameters(experiment: dict) -> dict:
+    """What determines a run's numbers: the resolved experiment minus `seeds` and
+    `resources` (adding a seed or more memory must not rerun existing runs)."""
+    return {k: v for k, v in experiment.items() if k not in RUN_ONLY_KEYS}

@@ -1,0 +1,398 @@
+"""Dataset registry: files with checksums, resolved from disk, a mirror, or the web.
+
+Each dataset lives under `resources/data/<name>/`, laid out exactly like torchvision's
+data root (so `resources/data/mnist/MNIST/raw/...`). A file is taken, in order, from:
+
+1. that folder, if already there;
+2. a local mirror folder with the same layout (config `data_mirror`, or the
+   environment variable `REPRO_DATA_MIRROR`), e.g. `../shared/datasets`;
+3. the official download (per file, or one archive that is then unpacked).
+
+Every file is checked against its md5 wherever it comes from. A mismatch is an error
+naming the file, the expected and the actual checksum; nothing is re-used silently.
+`fetch` writes `manifest.json` last, so the manifest's existence means "verified".
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pickle
+import shutil
+import tarfile
+import urllib.request
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from repro.io import atomic_path, read_json, write_json
+
+MIRROR_ENV = "REPRO_DATA_MIRROR"
+
+
+class DataError(RuntimeError):
+    """A dataset file is missing, corrupted, or cannot be fetched."""
+
+
+@dataclass(frozen=True)
+class DataFile:
+    path: str  # relative to the dataset folder, torchvision layout
+    md5: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    files: tuple[DataFile, ...]
+    urls: tuple[str, ...] = ()  # base URLs; a file is fetched from base + its file name
+    archive: DataFile | None = None  # tarball holding `files` (fetched from `urls` + name)
+    kind: str = "images"  # images | table
+    note: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+def _idx(folder: str, md5s: tuple[str, str, str, str]) -> tuple[DataFile, ...]:
+    names = (
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    )
+    return tuple(DataFile(f"{folder}/raw/{n}", m) for n, m in zip(names, md5s, strict=True))
+
+
+REGISTRY: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        Dataset(
+            "mnist",
+            _idx(
+                "MNIST",
+                (
+                    "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                    "d53e105ee54ea40749a09fcbcd1e9432",
+                    "9fb629c4189551a2d022fa330f9573f3",
+                    "ec29112dd5afa0611ce80d1b7f02629c",
+                ),
+            ),
+            urls=(
+                "https://ossci-datasets.s3.amazonaws.com/mnist/",
+                "http://yann.lecun.com/exdb/mnist/",
+            ),
+        ),
+        Dataset(
+            "fashion_mnist",
+            _idx(
+                "FashionMNIST",
+                (
+                    "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                    "25c81989df183df01b3e8a0aad5dffbe",
+                    "bef4ecab320f06d8554ea6380940ec79",
+                    "bb300cfdad3c16e7a12a480ee83cd310",
+                ),
+            ),
+            urls=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        ),
+        Dataset(
+            "cifar10",
+            tuple(
+                DataFile(f"cifar-10-batches-py/{n}", m)
+                for n, m in (
+                    ("data_batch_1", "c99cafc152244af753f735de768cd75f"),
+                    ("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec"),
+                    ("data_batch_3", "54ebc095f3ab1f0389bbae665268c751"),
+                    ("data_batch_4", "634d18415352ddfa80567beed471001a"),
+                    ("data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb"),
+                    ("test_batch", "40351d587109b95175f43aff81a1287e"),
+                    ("batches.meta", "5ff9c542aee3614f3951f8cda6e48888"),
+                )
+            ),
+            urls=("https://www.cs.toronto.edu/~kriz/",),
+            archive=DataFile("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"),
+        ),
+        Dataset(
+            "cifar100",
+            tuple(
+                DataFile(f"cifar-100-python/{n}", m)
+                for n, m in (
+                    ("train", "16019d7e3df5f24257cddd939b257f8d"),
+                    ("test", "f0ef6b0ae62326f3e7ffdfab6717acfc"),
+                    ("meta", "7973b15100ade9c7d40fb424638fde48"),
+                )
+            ),
+            urls=("https://www.cs.toronto.edu/~kriz/",),
+            archive=DataFile("cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85"),
+        ),
+        Dataset(
+            "iris",
+            (DataFile("tabular/iris.csv", "013d0da08d6506664ce640459139176b"),),
+            urls=("https://raw.githubusercontent.com/mwaskom/seaborn-data/master/",),
+            kind="table",
+            note="seaborn-data copy of the UCI iris table (150 rows, string species)",
+        ),
+        Dataset(
+            "auto_mpg",
+            (DataFile("tabular/auto-mpg.data", "b858f4580d0066c48e260dd3b96f1ed8"),),
+            urls=("https://archive.ics.uci.edu/ml/machine-learning-databases/auto-mpg/",),
+            kind="table",
+            note="UCI original: whitespace separated, '?' for missing horsepower",
+        ),
+    )
+}
+
+
+def get(name: str) -> Dataset:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise DataError(f"unknown dataset {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+
+
+def md5sum(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path: Path, expected: str, what: str) -> None:
+    """Raise DataError naming `path` unless its md5 is `expected`."""
+    actual = md5sum(path)
+    if actual != expected:
+        raise DataError(
+            f"{what} '{path}' is corrupted or truncated: md5 {actual}, expected {expected} "
+            f"({path.stat().st_size} bytes). Delete or replace the file and run again."
+        )
+
+
+def resolve_mirror(mirror: str | Path | None) -> Path | None:
+    """The mirror folder from the config value or $REPRO_DATA_MIRROR; None if neither."""
+    value = mirror or os.environ.get(MIRROR_ENV) or None
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        source = "config 'data_mirror'" if mirror else f"${MIRROR_ENV}"
+        raise DataError(f"data mirror '{path}' (from {source}) does not exist or is not a folder")
+    return path
+
+
+def fetch(name: str, dest: str | Path, mirror: str | Path | None = None, log=print) -> dict:
+    """Make every file of dataset `name` present and verified under `dest`; write its manifest.
+
+    Returns the manifest (name, files with md5, and where each file came from).
+    """
+    dataset = get(name)
+    dest = Path(dest)
+    mirror_dir = resolve_mirror(mirror)
+    sources: dict[str, str] = {}
+    pending: list[DataFile] = []
+    for f in dataset.files:
+        target = dest / f.path
+        if target.exists():
+            verify(target, f.md5, f"dataset file (already present) of {name}")
+            sources[f.path] = "present"
+        elif mirror_dir is not None and (mirror_dir / f.path).exists():
+            _copy_verified(mirror_dir / f.path, target, f.md5, "mirror file")
+            sources[f.path] = f"mirror:{mirror_dir / f.path}"
+            log(f"{name}: {f.path} copied from the mirror")
+        else:
+            pending.append(f)
+    if pending and dataset.archive is not None:
+        archive = _get_archive(dataset, dest, mirror_dir, log)
+        _extract(archive, pending, dest)
+        for f in pending:
+            sources[f.path] = f"archive:{dataset.archive.path}"
+        archive.unlink()
+    elif pending:
+        for f in pending:
+            sources[f.path] = _download(dataset, f, dest / f.path, mirror_dir, log)
+    manifest = {
+        "name": name,
+        "files": {f.path: f.md5 for f in dataset.files},
+        "sources": sources,
+        "note": dataset.note,
+    }
+    write_json(dest / "manifest.json", manifest)
+    return manifest
+
+
+def _copy_verified(source: Path, target: Path, md5: str, what: str) -> None:
+    verify(source, md5, what)
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+        verify(tmp, md5, f"copy of {what} {source}")
+
+
+def _download(dataset: Dataset, f: DataFile, target: Path, mirror_dir, log) -> str:
+    errors = []
+    for base in dataset.urls:
+        url = base + Path(f.path).name
+        try:
+            with atomic_path(target) as tmp:
+                log(f"{dataset.name}: downloading {url}")
+                with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
+                    shutil.copyfileobj(response, out)
+                verify(tmp, f.md5, f"download of {url}")
+            return url
+        except (OSError, DataError) as err:
+            errors.append(f"{url}: {err}")
+    where = (
+        f"in the mirror '{mirror_dir}'"
+        if mirror_dir
+        else (f"in a mirror (none set: config 'data_mirror' or ${MIRROR_ENV})")
+    )
+    raise DataError(
+        f"dataset '{dataset.name}': file '{f.path}' is not under '{target.parent}', not {where}, "
+        "and could not be downloaded:\n  " + "\n  ".join(errors or ["no download URL known"])
+    )
+
+
+def _get_archive(dataset: Dataset, dest: Path, mirror_dir, log) -> Path:
+    archive = dataset.archive
+    target = dest / archive.path
+    if mirror_dir is not None and (mirror_dir / archive.path).exists():
+        _copy_verified(mirror_dir / archive.path, target, archive.md5, "mirror archive")
+    else:
+        _download(dataset, archive, target, mirror_dir, log)
+    return target
+
+
+def _extract(archive: Path, files: list[DataFile], dest: Path) -> None:
+    with tarfile.open(archive) as tar:
+        for f in files:
+            try:
+                member = tar.extractfile(f.path)
+            except KeyError:
+                member = None
+            if member is None:
+                raise DataError(f"archive '{archive}' has no member '{f.path}'")
+            with atomic_path(dest / f.path) as tmp:
+                with open(tmp, "wb") as out:
+                    shutil.copyfileobj(member, out)
+                verify(tmp, f.md5, f"member {f.path} of archive")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def dataset_dir(manifest: str | Path) -> Path:
+    return Path(manifest).parent
+
+
+def check_manifest(manifest: str | Path) -> dict:
+    """Read a manifest and re-verify every file it lists (cheap: ~0.1 s for MNIST)."""
+    manifest = Path(manifest)
+    if not manifest.exists():
+        raise DataError(f"dataset manifest '{manifest}' is missing; run the download rule first")
+    record = read_json(manifest)
+    for rel, md5 in record["files"].items():
+        path = manifest.parent / rel
+        if not path.exists():
+            raise DataError(f"dataset file '{path}' listed in '{manifest}' is missing")
+        verify(path, md5, "dataset file")
+    return record
+
+
+@dataclass
+class ImageData:
+    """uint8 images (N, C, H, W) and int64 labels, train and test."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    name: str
+    md5: dict
+
+
+@lru_cache(maxsize=4)
+def load_images(manifest: str | Path) -> ImageData:
+    record = check_manifest(manifest)
+    root = Path(manifest).parent
+    name = record["name"]
+    if name in ("mnist", "fashion_mnist"):
+        folder = root / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
+        arrays = [
+            _read_idx(folder / f)
+            for f in (
+                "train-images-idx3-ubyte.gz",
+                "train-labels-idx1-ubyte.gz",
+                "t10k-images-idx3-ubyte.gz",
+                "t10k-labels-idx1-ubyte.gz",
+            )
+        ]
+        x_train, y_train, x_test, y_test = arrays
+        x_train, x_test = x_train[:, None], x_test[:, None]
+    elif name in ("cifar10", "cifar100"):
+        x_train, y_train, x_test, y_test = _read_cifar(root, name)
+    else:
+        raise DataError(f"dataset '{name}' is a table; use load_table")
+    return ImageData(
+        x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), name, record["files"]
+    )
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as fh:
+        raw = fh.read()
+    if raw[:2] != b"\x00\x00" or raw[2] != 0x08:
+        raise DataError(f"'{path}' is not an unsigned-byte IDX file")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(bytearray(raw), dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise DataError(f"'{path}' holds {data.size} values, its header says {shape}")
+    return data.reshape(shape)
+
+
+def _read_cifar(root: Path, name: str):
+    def unpickle(path):
+        with open(path, "rb") as fh:
+            return pickle.load(fh, encoding="latin1")
+
+    if name == "cifar10":
+        folder, train, test, key = (
+            root / "cifar-10-batches-py",
+            [f"data_batch_{i}" for i in range(1, 6)],
+            ["test_batch"],
+            "labels",
+        )
+    else:
+        folder, train, test, key = root / "cifar-100-python", ["train"], ["test"], "fine_labels"
+
+    def stack(parts):
+        batches = [unpickle(folder / p) for p in parts]
+        x = np.concatenate([b["data"] for b in batches]).reshape(-1, 3, 32, 32)
+        y = np.concatenate([np.asarray(b[key]) for b in batches])
+        return x.astype(np.uint8), y
+
+    return (*stack(train), *stack(test))
+
+
+def load_table(manifest: str | Path):
+    """The dataset's table as a pandas DataFrame (iris: 150 rows; auto_mpg: 398 rows)."""
+    import pandas as pd
+
+    record = check_manifest(manifest)
+    path = Path(manifest).parent / next(iter(record["files"]))
+    if record["name"] == "auto_mpg":
+        columns = [
+            "mpg",
+            "cylinders",
+            "displacement",
+            "horsepower",
+            "weight",
+            "acceleration",
+            "model_year",
+            "origin",
+            "car_name",
+        ]
+        return pd.read_csv(
+            path, sep=r"\s+", header=None, names=columns, na_values="?", quotechar='"'
+        )
+    return pd.read_csv(path)

@@ -1,0 +1,29 @@
+"""Where every file of the pipeline lives: one place for all path patterns.
+
+The Snakemake rules use these patterns with their `{wildcards}`; the library uses
+the helpers to format them. Paths are relative to the workflow's working directory.
+"""
+
+from __future__ import annotations
+
+DATA_DIR = "resources/data/{dataset}"
+DATA_MANIFEST = DATA_DIR + "/manifest.json"
+PCA = "resources/pca/{dataset}.npz"
+
+RUN_DIR = "results/{paper}/runs/{experiment}/seed{seed}"
+RUN_METRICS = RUN_DIR + "/metrics.csv"
+RUN_RECORD = RUN_DIR + "/run.json"
+RUN_ARTIFACTS = RUN_DIR + "/artifacts.npz"
+RUN_CHECKPOINT = RUN_DIR + "/checkpoint.pt"
+
+SUMMARY = "results/{paper}/summary/{experiment}.csv"
+FIGURE = "results/figures/{paper}/{figure}.{ext}"
+TABLE = "results/tables/{paper}/{table}.{ext}"
+PAPER_SCORECARD = "results/{paper}/scorecard.csv"
+SCORECARD = "results/tables/scorecard.{ext}"
+
+FIGURE_EXTS = ("png", "pdf")
+TABLE_EXTS = ("csv", "md", "tex")
+SCORECARD_EXTS = ("csv", "md")
+
+LOG = "logs/{rule}/{name}.log"

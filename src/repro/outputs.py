@@ -1,0 +1,93 @@
+"""Inputs handed to figure, table and scorecard functions, and the entry points the
+Snakemake rules call to make them."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from repro import registry
+from repro.aggregate import read_summary
+
+
+@dataclass
+class Inputs:
+    paper: str
+    preset: str
+    experiments: dict  # name -> resolved hyperparameters (selected experiments only)
+    summaries: dict  # name -> summary DataFrame
+    artifacts: dict = field(default_factory=dict)  # name -> [artifacts.npz per seed]
+    caption: str = ""
+
+    def summary(self, name: str) -> pd.DataFrame:
+        return self.summaries[name]
+
+    def of_kind(self, kind: str) -> list[str]:
+        return [n for n, p in self.experiments.items() if p["kind"] == kind]
+
+
+def gather(
+    paper: str,
+    needs: registry.Needs,
+    experiments: dict,
+    preset: str,
+    summaries: list[str],
+    artifacts: list[str] = (),
+) -> Inputs:
+    """Pair the rule's input files with the selected experiments' hyperparameters."""
+    by_name = {Path(p).stem: p for p in summaries}
+    arts: dict[str, list[str]] = {n: [] for n in experiments}
+    for path in artifacts:  # results/<paper>/runs/<experiment>/seed<k>/artifacts.npz
+        arts[Path(path).parent.parent.name].append(path)
+    return Inputs(
+        paper=paper,
+        preset=preset,
+        experiments=dict(experiments),
+        summaries={n: read_summary(by_name[n]) for n in experiments},
+        artifacts=arts,
+        caption=needs.caption,
+    )
+
+
+def make_figure(
+    paper: str,
+    figure: str,
+    experiments: dict,
+    preset: str,
+    summaries,
+    artifacts,
+    png: str,
+    pdf: str,
+) -> None:
+    from repro import plotting
+
+    inputs = gather(
+        paper, registry.figures(paper)[figure], experiments, preset, summaries, artifacts
+    )
+    fn = getattr(importlib.import_module(f"repro.{paper}.figures"), figure)
+    plotting.apply_style()
+    fig = fn(inputs)
+    plotting.save(fig, png, pdf, inputs)
+
+
+def make_table(
+    paper: str, table: str, experiments: dict, preset: str, summaries, artifacts, outputs
+) -> None:
+    from repro import tables
+
+    inputs = gather(paper, registry.tables(paper)[table], experiments, preset, summaries, artifacts)
+    frame = getattr(importlib.import_module(f"repro.{paper}.tables"), table)(inputs)
+    tables.save(frame, outputs, caption=tables.caption(inputs))
+
+
+def make_scorecard(
+    paper: str, experiments: dict, preset: str, summaries, artifacts, csv: str
+) -> None:
+    from repro import tables
+
+    inputs = gather(paper, registry.scorecard(paper), experiments, preset, summaries, artifacts)
+    rows = importlib.import_module(f"repro.{paper}.tables").scorecard(inputs)
+    tables.save_scorecard_rows(rows, csv)

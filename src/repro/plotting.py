@@ -1,0 +1,89 @@
+"""One house style for every figure, and the figure writer (PNG + PDF, atomic).
+
+Every figure carries a footer caption: what it reproduces, the preset, the seeds and
+the datasets, so a PNG taken out of context still says how it was made.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from repro.io import atomic_path  # noqa: E402
+
+DATASET_LABELS = {
+    "mnist": "MNIST",
+    "fashion_mnist": "FashionMNIST",
+    "cifar10": "CIFAR-10",
+    "cifar100": "CIFAR-100",
+    "iris": "Iris",
+    "auto_mpg": "Auto-MPG",
+}
+
+
+def apply_style() -> None:
+    import seaborn as sns
+
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 150,
+            "axes.titlesize": "medium",
+            "legend.frameon": False,
+            "svg.fonttype": "none",
+            "pdf.fonttype": 42,
+        }
+    )
+
+
+def footer_text(inputs) -> str:
+    seeds = sorted({s for p in inputs.experiments.values() for s in p.get("seeds", [])})
+    datasets = sorted(
+        {
+            DATASET_LABELS.get(p["dataset"], p["dataset"])
+            for p in inputs.experiments.values()
+            if p.get("dataset")
+        }
+    )
+    facts = [f"preset: {inputs.preset}", f"seeds: {', '.join(map(str, seeds)) or '-'}"]
+    if datasets:
+        facts.append(f"data: {', '.join(datasets)}")
+    return (inputs.caption + "  [" if inputs.caption else "[") + "; ".join(facts) + "]"
+
+
+def save(fig, png: str, pdf: str, inputs) -> None:
+    """Add the footer caption and write the figure as PNG and PDF."""
+    width_in, height_in = fig.get_size_inches()
+    text = "\n".join(textwrap.wrap(footer_text(inputs), width=int(width_in * 15)))
+    bottom = fig.get_tightbbox(fig.canvas.get_renderer()).y0 / height_in  # below every label
+    fig.text(
+        0.01,
+        bottom - 0.02,
+        text,
+        ha="left",
+        va="top",
+        fontsize=7,
+        color="0.3",
+        transform=fig.transFigure,
+    )
+    for path, fmt in ((png, "png"), (pdf, "pdf")):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, bbox_inches="tight")
+    plt.close(fig)
+
+
+def band(ax, x, mean, spread, label=None, color=None, **kwargs):
+    """A mean line with a shaded band mean ± spread (spread may be NaN: line only)."""
+    x, mean, spread = (np.asarray(v, dtype=float) for v in (x, mean, spread))
+    (line,) = ax.plot(x, mean, label=label, color=color, **kwargs)
+    if np.isfinite(spread).any():
+        ax.fill_between(
+            x, mean - spread, mean + spread, color=line.get_color(), alpha=0.2, linewidth=0
+        )
+    return line

@@ -1,0 +1,47 @@
+"""What each figure, table and scorecard of a paper is made from (torch-free).
+
+A paper's top-level module declares `FIGURES`, `TABLES` and `SCORECARD` with `Needs`;
+the Snakemake rules turn them into inputs (summaries of the selected experiments and,
+when asked, the runs' artifacts), so a figure depends only on what it plots.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Needs:
+    kinds: tuple[str, ...] = ()  # every configured experiment of these kinds
+    experiments: tuple[str, ...] = ()  # and these experiments by name
+    artifacts: bool = False  # also every seed's artifacts.npz
+    caption: str = ""  # what it shows and which paper figure/table it reproduces
+
+    def select(self, experiments: dict) -> list[str]:
+        """Names of the configured experiments this output uses, in config order."""
+        missing = [name for name in self.experiments if name not in experiments]
+        if missing:
+            raise KeyError(f"experiment(s) {', '.join(missing)} not in the config")
+        return [
+            name
+            for name, params in experiments.items()
+            if params["kind"] in self.kinds or name in self.experiments
+        ]
+
+
+def paper_module(paper: str):
+    """The paper's light top-level module (`repro.<paper>`), holding its registry."""
+    return importlib.import_module(f"repro.{paper}")
+
+
+def figures(paper: str) -> dict[str, Needs]:
+    return paper_module(paper).FIGURES
+
+
+def tables(paper: str) -> dict[str, Needs]:
+    return paper_module(paper).TABLES
+
+
+def scorecard(paper: str) -> Needs:
+    return paper_module(paper).SCORECARD

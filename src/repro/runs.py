@@ -1,0 +1,313 @@
+"""One training run = one paper x experiment x seed, written to its own folder.
+
+A run folder holds `metrics.csv` (long format: step, split, metric, value),
+`artifacts.npz` (arrays a figure needs, possibly none) and `run.json` (what made the
+run and how it ended), all written atomically at the end, `run.json` last. While the
+run is going, `checkpoint.pt` lets a killed job resume where it stopped; it is removed
+once the outputs are written.
+
+A paper's training entry points are functions `fn(run: Run) -> None` listed in
+`repro.<paper>.train.KINDS`; `execute` is what the Snakemake rule calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import math
+import platform
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from repro import __version__, layout
+from repro.io import atomic_path, write_json
+
+STATUS_OK, STATUS_DIVERGED = "ok", "diverged"
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def pick_device(preference: str = "auto"):
+    import torch
+
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config 'device: cuda' but no CUDA device is visible")
+    if preference == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+def _rng_state() -> dict:
+    import torch
+
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def git_commit(cwd: str | Path = ".") -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+        return commit + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions() -> dict:
+    versions = {"python": platform.python_version(), "repro": __version__}
+    for name in ("torch", "numpy", "pandas", "scipy"):
+        module = sys.modules.get(name)
+        if module is None:
+            try:
+                module = importlib.import_module(name)
+            except ImportError:
+                continue
+        versions[name] = getattr(module, "__version__", "unknown")
+    return versions
+
+
+@dataclass
+class Run:
+    """What a training function sees: its hyperparameters, data, device, and recorders."""
+
+    paper: str
+    experiment: str
+    seed: int
+    params: dict
+    run_dir: Path
+    preset: str = "unknown"
+    device: Any = "cpu"
+    threads: int = 1
+    manifests: dict = field(default_factory=dict)  # dataset name -> manifest path
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("repro.run"))
+    rows: list = field(default_factory=list)
+    artifacts: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    status: str = STATUS_OK
+    status_reason: str = ""
+    resumed_from: int | None = None
+    _start: float = field(default_factory=time.perf_counter)
+
+    # ----------------------------------------------------------------- recording
+    def record(self, step: int, split: str, **metrics: float) -> None:
+        """Append metrics for one step and split (e.g. record(3, "val", loss=.2, accuracy=.9))."""
+        for metric, value in metrics.items():
+            self.rows.append((int(step), split, metric, float(value)))
+
+    def progress(self, step: int, total: int | None = None, **values: float) -> None:
+        """One log line a user following the job can read: step, metrics, elapsed time."""
+        parts = [
+            f"{self.experiment} seed{self.seed}",
+            f"step {step}" + (f"/{total}" if total else ""),
+        ]
+        parts += [f"{k} {v:.4g}" for k, v in values.items()]
+        parts.append(f"elapsed {self.elapsed():.1f}s")
+        self.log.info(" | ".join(parts))
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._start
+
+    def note(self, text: str) -> None:
+        """A fact a reader of run.json must know (a substitution, an assumption)."""
+        self.notes.append(text)
+        self.log.info("note: %s", text)
+
+    def check_finite(self, step: int, value: float) -> bool:
+        """Mark the run diverged (and return False) if `value` is NaN or infinite."""
+        if math.isfinite(value):
+            return True
+        self.status, self.status_reason = STATUS_DIVERGED, f"non-finite loss {value} at step {step}"
+        self.log.warning("diverged: %s", self.status_reason)
+        return False
+
+    # ----------------------------------------------------------------- checkpoints
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / Path(layout.RUN_CHECKPOINT).name
+
+    @property
+    def fingerprint(self) -> str:
+        blob = json.dumps([self.paper, self.experiment, self.seed, self.params], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def save_checkpoint(self, step: int, **state: Any) -> None:
+        """Save `state` (state_dicts, counters) with the metrics and RNG states so far."""
+        import torch
+
+        payload = {
+            "fingerprint": self.fingerprint,
+            "step": step,
+            "state": state,
+            "rows": list(self.rows),
+            "artifacts": dict(self.artifacts),
+            "rng": _rng_state(),
+            "elapsed": self.elapsed(),
+        }
+        with atomic_path(self.checkpoint_path) as tmp:
+            torch.save(payload, tmp)
+        self.log.info("checkpoint saved at step %d", step)
+
+    def resume(self) -> tuple[int, dict | None]:
+        """(step, state) of the last checkpoint of this very run, or (0, None).
+
+        Restores the recorded metrics and the RNG states, so the continued run ends
+        with the same numbers as an uninterrupted one.
+        """
+        import torch
+
+        if not self.checkpoint_path.exists():
+            return 0, None
+        payload = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
+        if payload.get("fingerprint") != self.fingerprint:
+            self.log.warning(
+                "ignoring checkpoint of a different configuration: %s", self.checkpoint_path
+            )
+            return 0, None
+        self.rows, self.artifacts = list(payload["rows"]), dict(payload["artifacts"])
+        _set_rng_state(payload["rng"])
+        self._start -= payload["elapsed"]
+        self.resumed_from = payload["step"]
+        self.log.info("resumed from checkpoint at step %d", payload["step"])
+        return payload["step"], payload["state"]
+
+    # ----------------------------------------------------------------- outputs
+    def finish(self, extra: dict | None = None) -> dict:
+        """Write artifacts.npz, metrics.csv and run.json (last); drop the checkpoint."""
+        import pandas as pd
+
+        with atomic_path(self.run_dir / Path(layout.RUN_ARTIFACTS).name) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **{k: np.asarray(v) for k, v in self.artifacts.items()})
+        frame = pd.DataFrame(self.rows, columns=["step", "split", "metric", "value"])
+        with atomic_path(self.run_dir / Path(layout.RUN_METRICS).name) as tmp:
+            frame.to_csv(tmp, index=False)
+        record = self.describe(extra)
+        write_json(self.run_dir / Path(layout.RUN_RECORD).name, record)
+        self.checkpoint_path.unlink(missing_ok=True)
+        return record
+
+    def describe(self, extra: dict | None = None) -> dict:
+        device = str(self.device)
+        if device.startswith("cuda"):
+            import torch
+
+            device += f" ({torch.cuda.get_device_name(self.device)})"
+        datasets = {}
+        for name, manifest in self.manifests.items():
+            with open(manifest) as fh:
+                datasets[name] = {"manifest": str(manifest), "md5": json.load(fh)["files"]}
+        return {
+            "paper": self.paper,
+            "experiment": self.experiment,
+            "seed": self.seed,
+            "preset": self.preset,
+            "status": self.status,
+            "status_reason": self.status_reason,
+            "hyperparameters": self.params,
+            "datasets": datasets,
+            "notes": self.notes,
+            "device": device,
+            "threads": self.threads,
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+            "host": platform.node(),
+            "resumed_from_step": self.resumed_from,
+            "wall_time_s": round(self.elapsed(), 3),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **(extra or {}),
+        }
+
+
+def execute(
+    paper: str,
+    experiment: str,
+    seed: int,
+    params: dict,
+    run_dir: str | Path,
+    *,
+    preset: str = "unknown",
+    device: str = "auto",
+    manifests: dict | None = None,
+    threads: int = 1,
+) -> dict:
+    """Run one experiment (resolved hyperparameters `params`) for one seed into `run_dir`.
+
+    This is the body of the Snakemake `train` rule.
+    """
+    import torch
+
+    logger = logging.getLogger("repro.run")
+    torch.set_num_threads(threads)
+    seed_everything(seed)
+    run = Run(
+        paper=paper,
+        experiment=experiment,
+        seed=int(seed),
+        params=params,
+        run_dir=Path(run_dir),
+        preset=preset,
+        device=pick_device(device),
+        threads=threads,
+        manifests=dict(manifests or {}),
+        log=logger,
+    )
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    kinds = importlib.import_module(f"repro.{paper}.train").KINDS
+    logger.info(
+        "start %s/%s seed %d (%s) on %s, %d thread(s)",
+        paper,
+        experiment,
+        seed,
+        params["kind"],
+        run.device,
+        threads,
+    )
+    kinds[params["kind"]](run)
+    record = run.finish()
+    logger.info("done: status %s, %.1f s", record["status"], record["wall_time_s"])
+    return record

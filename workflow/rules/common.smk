@@ -1,0 +1,148 @@
+# Config validation and every input/resource function the rules use.
+# Only light imports here: this runs at parse time, for every `snakemake -n`.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from repro import layout, registry
+from repro.config import hyperparameters, papers, resolve_experiments, validate
+
+validate(config)
+
+PAPERS = papers(config)
+EXPERIMENTS = {paper: resolve_experiments(config, paper) for paper in PAPERS}
+
+
+wildcard_constraints:
+    paper="|".join(PAPERS) or "none",
+    experiment=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    seed=r"\d+",
+    figure=r"[A-Za-z0-9_]+",
+    table=r"[A-Za-z0-9_]+",
+    dataset=r"[a-z0-9_]+",
+
+
+def experiment_of(wildcards):
+    return EXPERIMENTS[wildcards.paper][wildcards.experiment]
+
+
+# ---------------------------------------------------------------- train
+def train_inputs(wildcards):
+    """The manifest of the experiment's dataset, keyed by dataset name."""
+    dataset = experiment_of(wildcards)["dataset"]
+    return {dataset: layout.DATA_MANIFEST.format(dataset=dataset)} if dataset else {}
+
+
+def train_hyperparameters(wildcards):
+    return hyperparameters(experiment_of(wildcards))
+
+
+def train_resource(name, grows_with_attempt=False):
+    """A resource of the experiment's `resources` block; memory and time grow on retries."""
+
+    def get(wildcards, attempt=1):
+        value = experiment_of(wildcards)["resources"][name]
+        return value * attempt if grows_with_attempt else value
+
+    return get
+
+
+def train_partition(wildcards):
+    gpus = experiment_of(wildcards)["resources"]["gpu"]
+    return config["cluster"]["gpu_partition" if gpus else "cpu_partition"]
+
+
+# ---------------------------------------------------------------- runs -> summaries
+def run_files(paper, experiment, pattern):
+    seeds = EXPERIMENTS[paper][experiment]["seeds"]
+    return expand(pattern, paper=paper, experiment=experiment, seed=seeds)
+
+
+def aggregate_inputs(wildcards):
+    return {
+        "metrics": run_files(wildcards.paper, wildcards.experiment, layout.RUN_METRICS),
+        "records": run_files(wildcards.paper, wildcards.experiment, layout.RUN_RECORD),
+    }
+
+
+# ---------------------------------------------------------------- figures, tables
+def output_inputs(paper, needs):
+    """Summaries (and, if asked, run artifacts) of the experiments `needs` selects."""
+    names = needs.select(EXPERIMENTS[paper])
+    inputs = {"summaries": expand(layout.SUMMARY, paper=paper, experiment=names)}
+    if needs.artifacts:
+        inputs["artifacts"] = [
+            f for name in names for f in run_files(paper, name, layout.RUN_ARTIFACTS)
+        ]
+    return inputs
+
+
+def selected_experiments(paper, needs):
+    return {name: EXPERIMENTS[paper][name] for name in needs.select(EXPERIMENTS[paper])}
+
+
+def figure_inputs(wildcards):
+    return output_inputs(
+        wildcards.paper, registry.figures(wildcards.paper)[wildcards.figure]
+    )
+
+
+def figure_experiments(wildcards):
+    needs = registry.figures(wildcards.paper)[wildcards.figure]
+    return selected_experiments(wildcards.paper, needs)
+
+
+def table_inputs(wildcards):
+    return output_inputs(
+        wildcards.paper, registry.tables(wildcards.paper)[wildcards.table]
+    )
+
+
+def table_experiments(wildcards):
+    needs = registry.tables(wildcards.paper)[wildcards.table]
+    return selected_experiments(wildcards.paper, needs)
+
+
+def scorecard_inputs(wildcards):
+    return output_inputs(wildcards.paper, registry.scorecard(wildcards.paper))
+
+
+def scorecard_experiments(wildcards):
+    return selected_experiments(wildcards.paper, registry.scorecard(wildcards.paper))
+
+
+# ---------------------------------------------------------------- targets
+def figure_files(paper):
+    return expand(
+        layout.FIGURE,
+        paper=paper,
+        figure=list(registry.figures(paper)),
+        ext=layout.FIGURE_EXTS,
+    )
+
+
+def table_files(paper):
+    return expand(
+        layout.TABLE,
+        paper=paper,
+        table=list(registry.tables(paper)),
+        ext=layout.TABLE_EXTS,
+    )
+
+
+def paper_targets(paper):
+    return [
+        *figure_files(paper),
+        *table_files(paper),
+        layout.PAPER_SCORECARD.format(paper=paper),
+    ]
+
+
+def all_figures():
+    return [f for paper in PAPERS for f in figure_files(paper)]
+
+
+def all_tables():
+    scorecard = expand(layout.SCORECARD, ext=layout.SCORECARD_EXTS)
+    return [f for paper in PAPERS for f in table_files(paper)] + scorecard

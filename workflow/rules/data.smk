@@ -1,0 +1,32 @@
+# Datasets (download or mirror, checksummed) and their PCA.
+
+
+rule download_dataset:
+    output:
+        manifest=layout.DATA_MANIFEST,
+    log:
+        "logs/download_dataset/{dataset}.log",
+    retries: 2
+    localrule: True
+    conda:
+        "../../envs/data.yaml"
+    params:
+        mirror=config["data_mirror"],
+    script:
+        "../../scripts/download.py"
+
+
+rule compute_pca:
+    input:
+        manifest=layout.DATA_MANIFEST,
+    output:
+        pca=layout.PCA,
+    log:
+        "logs/compute_pca/{dataset}.log",
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    script:
+        "../../scripts/pca.py"

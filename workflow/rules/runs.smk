@@ -1,0 +1,113 @@
+# The rules every paper shares: train one experiment x seed, summarise over seeds, and
+# draw figures / write tables / score claims from the summaries. `{paper}` selects the
+# paper's subpackage (src/repro/<paper>/) and its config block.
+
+
+rule train:
+    input:
+        unpack(train_inputs),
+    output:
+        metrics=layout.RUN_METRICS,
+        record=layout.RUN_RECORD,
+        artifacts=layout.RUN_ARTIFACTS,
+    log:
+        "logs/train/{paper}/{experiment}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{paper}/{experiment}/seed{seed}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: train_resource("threads")
+    resources:
+        mem_mb=train_resource("mem_mb", grows_with_attempt=True),
+        runtime=train_resource("runtime", grows_with_attempt=True),
+        gpu=train_resource("gpu"),
+        slurm_partition=train_partition,
+    params:
+        hyperparameters=train_hyperparameters,
+        preset=config["preset"],
+        device=config["device"],
+    script:
+        "../../scripts/train.py"
+
+
+rule aggregate:
+    input:
+        unpack(aggregate_inputs),
+    output:
+        summary=layout.SUMMARY,
+    log:
+        "logs/aggregate/{paper}/{experiment}.log",
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/aggregate.py"
+
+
+rule figure:
+    input:
+        unpack(figure_inputs),
+    output:
+        png="results/figures/{paper}/{figure}.png",
+        pdf="results/figures/{paper}/{figure}.pdf",
+    log:
+        "logs/figure/{paper}/{figure}.log",
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        experiments=figure_experiments,
+        preset=config["preset"],
+    script:
+        "../../scripts/figure.py"
+
+
+rule table:
+    input:
+        unpack(table_inputs),
+    output:
+        csv="results/tables/{paper}/{table}.csv",
+        md="results/tables/{paper}/{table}.md",
+        tex="results/tables/{paper}/{table}.tex",
+    log:
+        "logs/table/{paper}/{table}.log",
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        experiments=table_experiments,
+        preset=config["preset"],
+    script:
+        "../../scripts/table.py"
+
+
+rule paper_scorecard:
+    input:
+        unpack(scorecard_inputs),
+    output:
+        csv=layout.PAPER_SCORECARD,
+    log:
+        "logs/paper_scorecard/{paper}.log",
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        experiments=scorecard_experiments,
+        preset=config["preset"],
+    script:
+        "../../scripts/paper_scorecard.py"
+
+
+rule scorecard:
+    input:
+        expand(layout.PAPER_SCORECARD, paper=PAPERS),
+    output:
+        csv="results/tables/scorecard.csv",
+        md="results/tables/scorecard.md",
+    log:
+        "logs/scorecard.log",
+    localrule: True
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../../scripts/scorecard.py"
