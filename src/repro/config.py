@@ -74,6 +74,8 @@ def _validator_class(schema_path: Path):
         )
 
     schema = _load_yaml(schema_path)
+    for paper in known_papers(schema_path.parent):  # each paper brings its own schema file
+        schema["properties"][paper] = {"$ref": f"{paper}.schema.yaml"}
     schema["$id"] = schema_path.resolve().as_uri()
     registry = Registry(retrieve=retrieve).with_resource(
         schema["$id"], Resource.from_contents(schema)
@@ -104,6 +106,15 @@ def _leaves(errors):
             yield from _leaves(error.context)
         else:
             yield error
+
+
+def known_papers(schema_dir: Path = SCHEMA_DIR) -> list[str]:
+    """Papers with a schema file (`workflow/schemas/<paper>.schema.yaml`)."""
+    return sorted(
+        p.name.removesuffix(".schema.yaml")
+        for p in Path(schema_dir).glob("*.schema.yaml")
+        if p.name != "config.schema.yaml"
+    )
 
 
 def papers(config: dict) -> list[str]:
