@@ -1,0 +1,102 @@
+"""Shared fixtures: the data mirror, verified datasets, and workflow runs in temp dirs.
+
+The data mirror is $REPRO_DATA_MIRROR or, if unset, ../shared/datasets beside the
+repository; tests that need a dataset the mirror lacks are skipped with the reason.
+The quick preset is run once per session (`quick_workflow`) and shared by every slow
+test that checks a paper's quick-scale conclusions.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from repro import data
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "config" / "config.yaml"
+SMOKE = REPO / "config" / "smoke.yaml"
+
+
+def mirror_path() -> Path | None:
+    value = os.environ.get(data.MIRROR_ENV) or REPO.parent / "shared" / "datasets"
+    path = Path(value)
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    path = mirror_path()
+    if path is None:
+        pytest.skip(f"no data mirror: set ${data.MIRROR_ENV} or provide ../shared/datasets")
+    return path
+
+
+@pytest.fixture(scope="session")
+def manifests(mirror, tmp_path_factory):
+    """Verified copies of the mirror's datasets under one temp root; name -> manifest."""
+    root = tmp_path_factory.mktemp("data")
+    cache: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in cache:
+            first = data.get(name).files[0].path
+            if not (mirror / first).exists():
+                pytest.skip(f"dataset {name!r} is not in the data mirror ({mirror / first})")
+            data.fetch(name, root / name, mirror=mirror, log=lambda *_: None)
+            cache[name] = root / name / "manifest.json"
+        return cache[name]
+
+    return get
+
+
+def snakemake(
+    workdir: Path,
+    *args: str,
+    configs=(CONFIG,),
+    mirror: Path | None = None,
+    check: bool = True,
+    timeout: int = 3000,
+) -> subprocess.CompletedProcess:
+    """Run the repository's workflow in `workdir` (targets go in `args`)."""
+    env = dict(os.environ)
+    if mirror is not None:
+        env[data.MIRROR_ENV] = str(mirror)
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        *args,
+        "--configfile",
+        *map(str, configs),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def smoke_workflow(mirror, tmp_path_factory) -> Path:
+    """The smoke preset's `all` (every figure, table and the scorecard), run once."""
+    workdir = tmp_path_factory.mktemp("smoke")
+    snakemake(workdir, "all", "--cores", "2", configs=(CONFIG, SMOKE), mirror=mirror)
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def quick_workflow(mirror, tmp_path_factory) -> Path:
+    """The default (quick) preset's `all`, run once and shared by the slow tests."""
+    workdir = tmp_path_factory.mktemp("quick")
+    snakemake(workdir, "all", "--cores", "2", configs=(CONFIG,), mirror=mirror)
+    return workdir

@@ -1,0 +1,100 @@
+"""Config: presets load, wrong keys and values are named, parse-time imports stay light."""
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from repro import config as cfg
+from tests.conftest import CONFIG, REPO, SMOKE
+
+PAPER = REPO / "config" / "paper.yaml"
+
+
+@pytest.fixture
+def raw():
+    return yaml.safe_load(CONFIG.read_text())
+
+
+@pytest.mark.parametrize("overlays", [(), (SMOKE,), (PAPER,)], ids=["quick", "smoke", "paper"])
+def test_presets_validate_and_resolve(overlays):
+    config = cfg.load(CONFIG, *overlays)
+    for paper in cfg.papers(config):
+        experiments = cfg.resolve_experiments(config, paper)
+        assert experiments
+        for name, exp in experiments.items():
+            assert exp["seeds"], name
+            assert set(exp["resources"]) == {"threads", "mem_mb", "runtime", "gpu"}, name
+
+
+def test_preset_names():
+    assert cfg.load(CONFIG)["preset"] == "quick"
+    assert cfg.load(CONFIG, SMOKE)["preset"] == "smoke"
+    assert cfg.load(CONFIG, PAPER)["preset"] == "paper"
+
+
+def test_overlay_changes_only_what_it_says():
+    quick = cfg.resolve_experiments(cfg.load(CONFIG), "optlab")
+    paper = cfg.resolve_experiments(cfg.load(CONFIG, PAPER), "optlab")
+    assert paper["mlp_lr1"]["epochs"] == 20 and quick["mlp_lr1"]["epochs"] == 3
+    assert paper["mlp_lr1"]["lr"] == quick["mlp_lr1"]["lr"] == 1.0
+    assert paper["curv_sgd"]["seeds"] == [0]  # experiment-kind override survives
+
+
+def test_misspelt_key_is_named(raw):
+    raw["optlab"]["experiments"]["mlp_lr1"]["lrr"] = 0.1
+    with pytest.raises(cfg.ConfigError, match=r"optlab\.experiments\.mlp_lr1\.lrr"):
+        cfg.validate(raw)
+
+
+def test_misspelt_top_level_and_paper_keys_are_named(raw):
+    bad = copy.deepcopy(raw)
+    bad["devcie"] = "cpu"
+    bad["optlba"] = bad.pop("optlab")
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.validate(bad)
+    assert "'devcie'" in str(err.value) and "'optlba'" in str(err.value)
+
+
+def test_bad_value_is_named(raw):
+    raw["optlab"]["defaults"]["mnist_mlp"]["epochs"] = 0
+    with pytest.raises(cfg.ConfigError, match=r"optlab\.defaults\.mnist_mlp\.epochs"):
+        cfg.validate(raw)
+
+
+def test_unknown_kind_is_named(raw):
+    raw["optlab"]["experiments"]["x"] = {"kind": "nope"}
+    with pytest.raises(cfg.ConfigError, match=r"optlab\.experiments\.x\.kind"):
+        cfg.validate(raw)
+
+
+def test_missing_hyperparameter_is_named(raw):
+    del raw["optlab"]["defaults"]["mnist_mlp"]["batch_size"]
+    with pytest.raises(cfg.ConfigError, match=r"optlab\.experiments\.mlp_lr[0-9.]+\.batch_size"):
+        cfg.validate(raw)
+
+
+def test_defaults_are_filled(raw):
+    for key in ("device", "data_mirror", "cluster"):
+        del raw[key]
+    out = cfg.validate(raw)
+    assert out["device"] == "auto" and out["data_mirror"] is None
+    assert out["cluster"] == {"cpu_partition": "cpu", "gpu_partition": "gpu"}
+
+
+def test_hyperparameters_exclude_seeds_and_resources():
+    exp = cfg.resolve_experiments(cfg.load(CONFIG), "optlab")["mlp_lr1"]
+    hp = cfg.hyperparameters(exp)
+    assert "seeds" not in hp and "resources" not in hp and hp["lr"] == 1.0
+
+
+def test_parse_time_modules_do_not_import_torch():
+    code = (
+        "import sys, repro.config, repro.layout, repro.registry\n"
+        "for p in repro.config.known_papers(): __import__(f'repro.{p}')\n"
+        "heavy = [m for m in ('torch', 'matplotlib', 'pandas') if m in sys.modules]\n"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

@@ -1,0 +1,71 @@
+"""PCA against NumPy's SVD, on both routes (covariance and data SVD), and on MNIST."""
+
+import numpy as np
+import pytest
+
+from repro import pca
+
+
+def _reference(x):
+    centred = x - x.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    return s**2 / (len(x) - 1), vt
+
+
+@pytest.mark.parametrize("shape", [(500, 12), (15, 40)], ids=["covariance", "svd"])
+def test_matches_numpy_svd(shape):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=shape) @ rng.normal(size=(shape[1], shape[1])) + 3.0
+    result = pca.fit(x)
+    variances, vt = _reference(x)
+    k = min(shape) - 1  # the last SVD direction of a rank-deficient set is arbitrary
+    np.testing.assert_allclose(result.explained_variance[:k], variances[:k], rtol=1e-8)
+    np.testing.assert_allclose(
+        np.abs(np.sum(result.components[:k] * vt[:k], axis=1)), 1.0, atol=1e-8
+    )
+    np.testing.assert_allclose(result.mean, x.mean(axis=0))
+    gram = result.components @ result.components.T
+    np.testing.assert_allclose(gram, np.eye(len(gram)), atol=1e-8)
+    assert result.total_variance == pytest.approx(x.var(axis=0, ddof=1).sum())
+
+
+def test_signs_are_deterministic_and_transform_projects():
+    x = np.random.default_rng(1).normal(size=(200, 5))
+    a, b = pca.fit(x), pca.fit(x.copy())
+    np.testing.assert_array_equal(a.components, b.components)
+    z = a.transform(x)
+    np.testing.assert_allclose(z.var(axis=0, ddof=1), a.explained_variance, rtol=1e-10)
+
+
+def test_save_load_roundtrip(tmp_path):
+    x = np.random.default_rng(2).normal(size=(50, 4))
+    result = pca.fit(x, n_components=3)
+    pca.save(result, tmp_path / "p.npz", dataset=np.array("toy"))
+    back = pca.load(tmp_path / "p.npz")
+    np.testing.assert_array_equal(back.components, result.components)
+    assert back.components.shape == (3, 4)
+    assert back.explained_variance_ratio.sum() < 1.0
+
+
+def test_mnist_pca_matches_svd_of_training_pixels(manifests):
+    from repro.data import load_images
+
+    x = load_images(str(manifests("mnist"))).x_train.reshape(60000, -1) / 255.0
+    subset = x[:5000]  # NumPy's SVD of all 60 000 rows takes ~40 s; the route is the same
+    result = pca.fit(subset)
+    variances, vt = _reference(subset)
+    np.testing.assert_allclose(result.explained_variance[:50], variances[:50], rtol=1e-6)
+    np.testing.assert_allclose(
+        np.abs(np.sum(result.components[:10] * vt[:10], axis=1)), 1.0, atol=1e-6
+    )
+
+
+def test_dataset_pca_is_pca_of_scaled_flattened_training_images(manifests):
+    from repro.data import load_images
+
+    result, meta = pca.dataset_pca(manifests("mnist"))
+    assert result.components.shape == (784, 784) and str(meta["dataset"]) == "mnist"
+    x = load_images(str(manifests("mnist"))).x_train.reshape(60000, -1)
+    np.testing.assert_allclose(result.mean, x.mean(axis=0) / 255.0, atol=1e-12)
+    top = (x[:1000] / 255.0 - result.mean) @ result.components[0]
+    assert top.var(ddof=1) == pytest.approx(result.explained_variance[0], rel=0.1)
