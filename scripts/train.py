@@ -10,6 +10,8 @@ from repro import runs  # noqa: E402
 from repro.logs import log_to  # noqa: E402
 
 with log_to(snakemake.log[0]):
+    inputs = dict(snakemake.input.items())
+    pca = inputs.pop("pca", None)
     runs.execute(
         snakemake.wildcards.paper,
         snakemake.wildcards.experiment,
@@ -18,6 +20,7 @@ with log_to(snakemake.log[0]):
         Path(snakemake.output.record).parent,
         preset=snakemake.params.preset,
         device=snakemake.params.device,
-        manifests=dict(snakemake.input.items()),
+        manifests=inputs,
+        pca=pca,
         threads=snakemake.threads,
     )

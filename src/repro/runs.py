@@ -124,6 +124,7 @@ class Run:
     device: Any = "cpu"
     threads: int = 1
     manifests: dict = field(default_factory=dict)  # dataset name -> manifest path
+    pca: str | None = None  # resources/pca/<dataset>.npz when the experiment sets `pca: true`
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("repro.run"))
     rows: list = field(default_factory=list)
     artifacts: dict = field(default_factory=dict)
@@ -250,6 +251,7 @@ class Run:
             "status_reason": self.status_reason,
             "hyperparameters": self.params,
             "datasets": datasets,
+            "pca": str(self.pca) if self.pca else None,
             "notes": self.notes,
             "device": device,
             "threads": self.threads,
@@ -273,6 +275,7 @@ def execute(
     preset: str = "unknown",
     device: str = "auto",
     manifests: dict | None = None,
+    pca: str | None = None,
     threads: int = 1,
 ) -> dict:
     """Run one experiment (resolved hyperparameters `params`) for one seed into `run_dir`.
@@ -294,6 +297,7 @@ def execute(
         device=pick_device(device),
         threads=threads,
         manifests=dict(manifests or {}),
+        pca=pca,
         log=logger,
     )
     run.run_dir.mkdir(parents=True, exist_ok=True)

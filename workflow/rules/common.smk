@@ -29,9 +29,16 @@ def experiment_of(wildcards):
 
 # ---------------------------------------------------------------- train
 def train_inputs(wildcards):
-    """The manifest of the experiment's dataset, keyed by dataset name."""
-    dataset = experiment_of(wildcards)["dataset"]
-    return {dataset: layout.DATA_MANIFEST.format(dataset=dataset)} if dataset else {}
+    """The manifest of the experiment's dataset, keyed by dataset name, and its PCA
+    (key `pca`) when the experiment sets `pca: true`."""
+    experiment = experiment_of(wildcards)
+    dataset = experiment["dataset"]
+    if not dataset:
+        return {}
+    inputs = {dataset: layout.DATA_MANIFEST.format(dataset=dataset)}
+    if experiment.get("pca"):
+        inputs["pca"] = layout.PCA.format(dataset=dataset)
+    return inputs
 
 
 def train_hyperparameters(wildcards):
