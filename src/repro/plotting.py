@@ -15,15 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from repro.io import atomic_path  # noqa: E402
-
-DATASET_LABELS = {
-    "mnist": "MNIST",
-    "fashion_mnist": "FashionMNIST",
-    "cifar10": "CIFAR-10",
-    "cifar100": "CIFAR-100",
-    "iris": "Iris",
-    "auto_mpg": "Auto-MPG",
-}
+from repro.registry import caption_text  # noqa: E402
 
 
 def apply_style() -> None:
@@ -43,18 +35,7 @@ def apply_style() -> None:
 
 
 def footer_text(inputs) -> str:
-    seeds = sorted({s for p in inputs.experiments.values() for s in p.get("seeds", [])})
-    datasets = sorted(
-        {
-            DATASET_LABELS.get(p["dataset"], p["dataset"])
-            for p in inputs.experiments.values()
-            if p.get("dataset")
-        }
-    )
-    facts = [f"preset: {inputs.preset}", f"seeds: {', '.join(map(str, seeds)) or '-'}"]
-    if datasets:
-        facts.append(f"data: {', '.join(datasets)}")
-    return (inputs.caption + "  [" if inputs.caption else "[") + "; ".join(facts) + "]"
+    return caption_text(inputs.caption, inputs.preset, inputs.experiments)
 
 
 def save(fig, png: str, pdf: str, inputs) -> None:

@@ -30,6 +30,32 @@ class Needs:
         ]
 
 
+DATASET_LABELS = {
+    "mnist": "MNIST",
+    "fashion_mnist": "FashionMNIST",
+    "cifar10": "CIFAR-10",
+    "cifar100": "CIFAR-100",
+    "iris": "Iris",
+    "auto_mpg": "Auto-MPG",
+}
+
+
+def caption_text(caption: str, preset: str, experiments: dict) -> str:
+    """A figure's or table's caption followed by how it was made: preset, seeds, data."""
+    seeds = sorted({s for p in experiments.values() for s in p.get("seeds", [])})
+    datasets = sorted(
+        {
+            DATASET_LABELS.get(p["dataset"], p["dataset"])
+            for p in experiments.values()
+            if p.get("dataset")
+        }
+    )
+    facts = [f"preset: {preset}", f"seeds: {', '.join(map(str, seeds)) or '-'}"]
+    if datasets:
+        facts.append(f"data: {', '.join(datasets)}")
+    return (caption + "  [" if caption else "[") + "; ".join(facts) + "]"
+
+
 def paper_module(paper: str):
     """The paper's light top-level module (`repro.<paper>`), holding its registry."""
     return importlib.import_module(f"repro.{paper}")

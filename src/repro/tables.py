@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from repro.io import atomic_path, write_csv, write_text
+from repro.registry import caption_text
 
 SCORECARD_COLUMNS = ["paper", "claim", "reported", "ours", "preset", "verdict", "detail"]
 WITHIN, HOLDS, DIFFERS, NOT_RUN = (
@@ -20,9 +21,7 @@ WITHIN, HOLDS, DIFFERS, NOT_RUN = (
 
 
 def caption(inputs) -> str:
-    from repro.plotting import footer_text
-
-    return footer_text(inputs)
+    return caption_text(inputs.caption, inputs.preset, inputs.experiments)
 
 
 def save(frame: pd.DataFrame, outputs: Iterable[str], caption: str = "") -> None:

@@ -100,6 +100,18 @@ def figure_experiments(wildcards):
     return selected_experiments(wildcards.paper, needs)
 
 
+def figure_caption(wildcards):
+    needs = registry.figures(wildcards.paper)[wildcards.figure]
+    experiments = selected_experiments(wildcards.paper, needs)
+    return registry.caption_text(needs.caption, config["preset"], experiments)
+
+
+def table_caption(wildcards):
+    needs = registry.tables(wildcards.paper)[wildcards.table]
+    experiments = selected_experiments(wildcards.paper, needs)
+    return registry.caption_text(needs.caption, config["preset"], experiments)
+
+
 def table_inputs(wildcards):
     return output_inputs(
         wildcards.paper, registry.tables(wildcards.paper)[wildcards.table]

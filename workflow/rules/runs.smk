@@ -102,7 +102,11 @@ rule scorecard:
     input:
         expand(layout.PAPER_SCORECARD, paper=PAPERS),
     output:
-        csv="results/tables/scorecard.csv",
+        csv=report(
+            "results/tables/scorecard.csv",
+            caption="../report/scorecard.rst",
+            category="scorecard",
+        ),
         md="results/tables/scorecard.md",
     log:
         "logs/scorecard.log",
