@@ -28,5 +28,6 @@ rule compute_pca:
     resources:
         mem_mb=8000,
         runtime=30,
+        slurm_partition=config["cluster"]["cpu_partition"],
     script:
         "../../scripts/pca.py"
