@@ -13,7 +13,7 @@ def log_to(path: str | Path):
     too before re-raising it (so it shows both in the log and on the console)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger("repro")
-    handler = logging.FileHandler(path, mode="w")
+    handler = logging.FileHandler(path, mode="a")  # a resumed job keeps the earlier lines
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
