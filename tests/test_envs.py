@@ -1,8 +1,11 @@
 """Conda environments, checked statically: valid YAML, pinned, consistent with the
 project's pins, every rule has one, and each env lists what its rules import."""
 
+import ast
 import re
+import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -48,13 +51,19 @@ def test_env_is_pinned_and_agrees_with_pyproject(path):
             assert version == pins[name], f"{path.name}: {name} {version} != pyproject {pins[name]}"
 
 
-RULE_ENVS = {"download_dataset": "data", "compute_pca": "data", "train": "train",
-             "aggregate": "plot", "figure": "plot", "table": "plot", "paper_scorecard": "plot",
-             "scorecard": "plot"}
-NEEDS = {"data": {"numpy", "pyyaml", "jsonschema"},
-         "train": {"torch", "numpy", "pandas", "scipy", "pyyaml"},
-         "plot": {"numpy", "pandas", "scipy", "matplotlib", "seaborn", "tabulate", "jinja2",
-                  "torch"}}
+RULE_ENVS = {
+    "download_dataset": "data",
+    "compute_pca": "data",
+    "train": "train",
+    "aggregate": "plot",
+    "figure": "plot",
+    "table": "plot",
+    "paper_scorecard": "plot",
+    "scorecard": "plot",
+}
+# import name -> distribution name, where they differ
+DISTRIBUTIONS = {"yaml": "pyyaml", "sklearn": "scikit-learn", "PIL": "pillow"}
+STDLIB = set(sys.stdlib_module_names) | {"snakemake"}
 
 
 def test_every_rule_that_runs_code_has_an_env():
@@ -67,7 +76,59 @@ def test_every_rule_that_runs_code_has_an_env():
         assert env == RULE_ENVS[name], name
 
 
-@pytest.mark.parametrize("env_name", sorted(NEEDS))
+def _module_file(module: str) -> Path | None:
+    base = REPO / "src" / Path(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _third_party_imports(start: list[Path]) -> set[str]:
+    """Top-level third-party packages imported (anywhere, also inside functions) by the
+    given files and, transitively, by every repro module they import."""
+    seen, todo, found = set(), list(start), set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top == "repro":
+                    if (file := _module_file(name)) is not None:
+                        todo.append(file)
+                elif top not in STDLIB:
+                    found.add(DISTRIBUTIONS.get(top, top).lower())
+    return found
+
+
+def _scripts_of(env_name: str) -> list[Path]:
+    text = "\n".join(p.read_text() for p in (REPO / "workflow/rules").glob("*.smk"))
+    files = []
+    for name, body in re.findall(r"^rule (\w+):\n((?:    .*\n|\n)+)", text, flags=re.M):
+        if RULE_ENVS.get(name) == env_name:
+            script = re.search(r'script:\s*\n\s*"\.\./\.\./(scripts/\w+\.py)"', body).group(1)
+            files.append(REPO / script)
+    # rules dispatch to every paper's subpackage by name (importlib)
+    dispatch = {"train": ["train"], "plot": ["figures", "tables"], "data": []}[env_name]
+    for paper in sorted(p for p in (REPO / "src/repro").iterdir() if (p / "__init__.py").exists()):
+        files += [
+            paper / f"{module}.py" for module in dispatch if (paper / f"{module}.py").exists()
+        ]
+    return files
+
+
+@pytest.mark.parametrize("env_name", sorted(set(RULE_ENVS.values())))
 def test_env_lists_what_its_rules_import(env_name):
     packages = _packages(yaml.safe_load((REPO / f"envs/{env_name}.yaml").read_text()))
-    assert NEEDS[env_name] <= set(packages), NEEDS[env_name] - set(packages)
+    imported = _third_party_imports(_scripts_of(env_name))
+    assert imported, env_name
+    assert imported <= set(packages), f"envs/{env_name}.yaml lacks {imported - set(packages)}"
