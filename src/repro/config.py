@@ -18,6 +18,7 @@ imports this module at parse time.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,12 @@ class ConfigError(ValueError):
 def _load_yaml(path: Path) -> Any:
     with open(path) as fh:
         return yaml.safe_load(fh)
+
+
+@functools.lru_cache(maxsize=64)
+def _schema_file(path: Path) -> dict:
+    """A schema file, parsed once per process (treat as read-only)."""
+    return _load_yaml(path)
 
 
 def _path(parts: Iterable[Any]) -> str:
@@ -62,7 +69,7 @@ def _validator_class(schema_path: Path):
     from referencing import Registry, Resource
 
     def retrieve(uri: str):
-        return Resource.from_contents(_load_yaml(Path(uri.removeprefix("file://"))))
+        return Resource.from_contents(_schema_file(Path(uri.removeprefix("file://"))))
 
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
@@ -73,7 +80,7 @@ def _validator_class(schema_path: Path):
             validator, properties, instance, schema
         )
 
-    schema = _load_yaml(schema_path)
+    schema = copy.deepcopy(_schema_file(schema_path))
     for paper in known_papers(schema_path.parent):  # each paper brings its own schema file
         schema["properties"][paper] = {"$ref": f"{paper}.schema.yaml"}
     schema["$id"] = schema_path.resolve().as_uri()
@@ -123,7 +130,7 @@ def papers(config: dict) -> list[str]:
 
 
 def kind_schema(paper: str, kind: str, schema_dir: Path = SCHEMA_DIR) -> dict:
-    return _load_yaml(Path(schema_dir) / f"{paper}.schema.yaml")["$defs"][kind]
+    return _schema_file(Path(schema_dir) / f"{paper}.schema.yaml")["$defs"][kind]
 
 
 def resolve_experiments(config: dict, paper: str, schema_dir: Path = SCHEMA_DIR) -> dict:
