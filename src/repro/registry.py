@@ -17,11 +17,12 @@ class Needs:
     experiments: tuple[str, ...] = ()  # and these experiments by name
     artifacts: bool = False  # also every seed's artifacts.npz
     caption: str = ""  # what it shows and which paper figure/table it reproduces
+    optional: bool = False  # named experiments may be absent from a preset (then skipped)
 
     def select(self, experiments: dict) -> list[str]:
         """Names of the configured experiments this output uses, in config order."""
         missing = [name for name in self.experiments if name not in experiments]
-        if missing:
+        if missing and not self.optional:
             raise KeyError(f"experiment(s) {', '.join(missing)} not in the config")
         return [
             name

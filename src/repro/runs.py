@@ -158,12 +158,16 @@ class Run:
         self.notes.append(text)
         self.log.info("note: %s", text)
 
+    def mark_diverged(self, reason: str) -> None:
+        """Record that the run diverged (it still writes its outputs; figures still build)."""
+        self.status, self.status_reason = STATUS_DIVERGED, reason
+        self.log.warning("diverged: %s", reason)
+
     def check_finite(self, step: int, value: float) -> bool:
         """Mark the run diverged (and return False) if `value` is NaN or infinite."""
         if math.isfinite(value):
             return True
-        self.status, self.status_reason = STATUS_DIVERGED, f"non-finite loss {value} at step {step}"
-        self.log.warning("diverged: %s", self.status_reason)
+        self.mark_diverged(f"non-finite loss {value} at step {step}")
         return False
 
     # ----------------------------------------------------------------- checkpoints
