@@ -1,0 +1,64 @@
+"""Reading levelsets summaries: walk start/end, baseline finals by exact lambda key."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from repro.aggregate import series
+
+
+def regression(params: dict) -> bool:
+    return params["dataset"] == "auto_mpg"
+
+
+def metric_label(params: dict, percent: bool = False) -> str:
+    if regression(params):
+        return "test MSE"
+    return "test accuracy (%)" if percent else "test accuracy"
+
+
+def population_std(rows: pd.DataFrame) -> pd.Series:
+    """NumPy's std (ddof = 0), as the paper's notebooks use, from the summary's ddof = 1."""
+    n = rows["n"].to_numpy(dtype=float)
+    factor = np.sqrt(np.where(n > 1, (n - 1) / np.maximum(n, 1), 0.0))
+    return rows["std"].fillna(0.0) * factor
+
+
+def walk_point(summary: pd.DataFrame, metric: str, which: int) -> dict:
+    """Mean, population std and n of a walk metric at its first (0) or last (-1) logged step."""
+    rows = series(summary, "walk", metric)
+    if rows.empty:
+        return {"mean": np.nan, "std": np.nan, "n": 0, "step": np.nan}
+    row = rows.iloc[which]
+    return {
+        "mean": float(row["mean"]),
+        "std": float(population_std(rows.iloc[[which]]).iloc[0]),
+        "n": int(row["n"]),
+        "step": int(row["step"]),
+    }
+
+
+def run_value(summary: pd.DataFrame, metric: str, split: str = "levelset") -> float:
+    """Mean over runs of a per-run value recorded at step 0 of `split` (NaN if absent)."""
+    rows = series(summary, split, metric)
+    return float(rows["mean"].iloc[0]) if len(rows) else np.nan
+
+
+def baseline_finals(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per lambda (sorted): final-epoch test loss/metric, mean and population std
+    over runs. Lambda is parsed from the exact split key `test@<repr(lambda)>`."""
+    test = summary[summary["split"].str.startswith("test@")]
+    rows = []
+    for split, group in test.groupby("split"):
+        last = group[group["step"] == group["step"].max()]
+        row = {"lambda": float(split.removeprefix("test@")), "epoch": int(last["step"].iloc[0])}
+        for metric in ("loss", "metric"):
+            m = last[last["metric"] == metric]
+            row[f"{metric}_mean"] = float(m["mean"].iloc[0])
+            row[f"{metric}_std"] = float(population_std(m).iloc[0])
+            row["n"] = int(m["n"].iloc[0])
+        rows.append(row)
+    frame = pd.DataFrame(rows).sort_values("lambda").reset_index(drop=True)
+    frame["constant_loss"] = run_value(summary, "constant_loss", "reference")
+    return frame

@@ -1,0 +1,315 @@
+"""levelsets: the walk's invariants, closed forms, the baseline penalty, exact-key
+aggregation, and (slow) the quick preset's conclusions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from repro.aggregate import read_summary, summarize
+from repro.levelsets import walk
+from repro.levelsets.nets import ARCHITECTURES, Net, flat_grad, nonzero_columns
+from repro.levelsets.results import baseline_finals
+from repro.levelsets.train import adam, data_loss, lam_key, penalty, split_name
+
+torch.set_default_dtype(torch.float32)
+
+
+# --------------------------------------------------------------------------- networks
+@pytest.mark.parametrize(
+    "name, size",
+    [
+        ("MNIST_FF", 99_710),
+        ("MNIST_CONV", 54_930),
+        ("CIFAR10_CONV", 685_450),
+        ("IRIS_FF", 31_103),
+        ("MPG_FF", 31_401),
+    ],
+)
+def test_parameter_counts_match_spec(name, size):
+    net = Net(name)
+    assert net.size == size
+    w = net.init(2, torch.Generator().manual_seed(0))
+    x = torch.rand(2, 3, *ARCHITECTURES[name]["input"])
+    assert net.forward(net.views(w), x).shape == (2, 3, ARCHITECTURES[name]["outputs"])
+
+
+def test_glorot_normal_is_truncated_and_biases_zero():
+    net = Net("MNIST_FF")
+    w = net.init(1, torch.Generator().manual_seed(0))[0]
+    first = net.tensors[0]
+    kernel = w[first.start : first.stop]
+    sigma = math.sqrt(2 / (784 + 100)) / 0.87962566103423978
+    assert kernel.abs().max() <= 2 * sigma
+    # a normal truncated at ±2σ has std 0.8796 σ: Keras' rescaling makes it the Glorot std
+    assert kernel.std().item() == pytest.approx(math.sqrt(2 / 884), rel=0.02)
+    biases = ~net.kernel_mask()
+    assert torch.count_nonzero(w[biases]) == 0
+
+
+def test_members_train_independently():
+    """E members in one flat tensor under Adam = E separate trainings (Adam is element-wise)."""
+    net = Net("IRIS_FF")
+    gen = torch.Generator().manual_seed(1)
+    w = net.init(3, gen)
+    x, y = torch.randn(3, 16, 4, generator=gen), torch.randint(0, 3, (3, 16), generator=gen)
+    p = {"lr": 1e-3, "adam_eps": 1e-7}
+
+    def train(w):
+        w = w.clone()
+        opt, params = adam(w, p), net.views(w, grad=True)
+        for _ in range(5):
+            w.grad = flat_grad(
+                data_loss(net.forward(params, x[: len(w)]), y[: len(w)], False).sum(), params
+            )
+            opt.step()
+        return w
+
+    together = train(w)
+    for j in range(3):
+        xj, yj = x[j : j + 1], y[j : j + 1]
+        alone = w[j : j + 1].clone()
+        opt, params = adam(alone, p), net.views(alone, grad=True)
+        for _ in range(5):
+            alone.grad = flat_grad(data_loss(net.forward(params, xj), yj, False).sum(), params)
+            opt.step()
+        torch.testing.assert_close(alone[0], together[j], rtol=1e-5, atol=1e-6)
+
+
+def test_pruned_columns_give_the_same_outputs_and_gradient():
+    net = Net("MNIST_FF")
+    w = net.init(1, torch.Generator().manual_seed(0))
+    x = torch.rand(1, 50, 784)
+    x[..., :300] = 0
+    columns = nonzero_columns(x)
+    assert len(columns) == 484
+    params = net.views(w, grad=True)
+    full = net.forward(params, x)
+    g_full = flat_grad(full.square().sum(), params)
+    part = net.forward(params, x[..., columns], columns)
+    g_part = flat_grad(part.square().sum(), params)
+    torch.testing.assert_close(full, part)
+    torch.testing.assert_close(g_full, g_part)
+
+
+# --------------------------------------------------------------------------- the walk
+def test_predictor_direction_is_unit_and_orthogonal_to_grad_loss():
+    gen = torch.Generator().manual_seed(0)
+    g_r, g_l = torch.randn(1000, generator=gen), torch.randn(1000, generator=gen)
+    d = walk.predictor_direction(g_r, g_l, rms_floor=1e-6)
+    assert d.norm().item() == pytest.approx(1.0, abs=1e-6)
+    assert abs((d @ g_l).item()) / g_l.norm().item() < 1e-6
+    assert (d @ g_r).item() > 0  # still a descent direction for R (w <- w - eta d)
+    tiny = g_l * 1e-9  # RMS below the floor: the direction is grad R itself
+    torch.testing.assert_close(walk.predictor_direction(g_r, tiny, 1e-6), g_r / g_r.norm())
+
+
+def _net_problem(seed=0):
+    """An IRIS-sized network on random data: loss_grad(w) on the flat vector."""
+    net = Net("IRIS_FF")
+    gen = torch.Generator().manual_seed(seed)
+    w = net.init(1, gen)[0]
+    x, y = torch.randn(1, 60, 4, generator=gen), torch.randint(0, 3, (60,), generator=gen)
+
+    def loss_grad(w):
+        params = net.views(w.unsqueeze(0), grad=True)
+        loss = data_loss(net.forward(params, x), y, False)[0]
+        return loss.item(), flat_grad(loss, params)[0], None
+
+    return w, loss_grad
+
+
+def test_predictor_step_on_a_network_is_tangent_to_the_level_set():
+    w, loss_grad = _net_problem()
+    loss0, g_l, _ = loss_grad(w)
+    state = walk.State(w=w.clone(), eta_p=1e-4)
+    seen = []
+    settings = walk.Settings(eta_p_min=1e-4, eta_p_max=0.1, eta_c=1e-4)
+    assert walk.step(state, loss0, loss_grad, settings, on_predict=seen.append) == walk.PREDICT
+    assert abs((state.d_prev @ g_l).item()) <= 1e-5 * g_l.norm().item()
+    torch.testing.assert_close(state.w, w - 1e-4 * state.d_prev)
+    assert seen[0].r == pytest.approx((w @ w).item(), rel=1e-6)
+
+
+def test_corrector_sequence_returns_to_the_level_set():
+    w, loss_grad = _net_problem(1)
+    loss0, g_l, _ = loss_grad(w)
+    state = walk.State(w=w + 2e-3 * g_l / g_l.norm(), eta_p=1e-4)  # pushed off: L > L0 + 1e-5
+    assert loss_grad(state.w)[0] - loss0 > 1e-5
+    settings = walk.Settings(eta_p_min=1e-4, eta_p_max=0.1, eta_c=1e-4)
+    kinds = []
+    while not kinds or kinds[-1] == walk.CORRECT:
+        kinds.append(walk.step(state, loss0, loss_grad, settings))
+        assert len(kinds) < settings.corrector_cap
+    assert kinds.count(walk.CORRECT) >= 1 and kinds[-1] == walk.PREDICT
+    # the predictor fired because the correctors had brought |L - L0| within 1e-5
+    assert state.n_pred == 1 and state.n_corr == len(kinds) - 1
+
+
+def test_corrector_cap_stops_the_walk():
+    w, loss_grad = _net_problem(2)
+    loss0 = loss_grad(w)[0] - 1.0  # unreachable with tiny fixed corrector steps
+    settings = walk.Settings(eta_p_min=1e-4, eta_p_max=0.1, eta_c=1e-6, corrector_cap=5)
+    state = walk.State(w=w.clone(), eta_p=1e-4)
+    while walk.keep_walking(state, 10, settings):
+        walk.step(state, loss0, loss_grad, settings)
+    assert state.capped and state.n_corr == 5 and state.n_pred == 0
+
+
+def test_step_size_rule_of_the_released_code():
+    """eta_p: x1.1 while the direction turns < 0.1°, reset to the minimum after a corrector."""
+    settings = walk.Settings(eta_p_min=1e-4, eta_p_max=0.1, eta_c=1e-4)
+    w = torch.tensor([3.0, 4.0], dtype=torch.float64)
+    state = walk.State(w=w.clone(), eta_p=1e-4)
+
+    def flat(w):  # L constant: every step is a predictor along w (no turn)
+        return 0.0, torch.zeros_like(w), None
+
+    etas = []
+    for _ in range(4):
+        walk.step(state, 0.0, flat, settings, on_predict=lambda p: etas.append(p.eta_p))
+    assert etas == [1e-4, 1.1e-4, 1.21e-4, 1.331e-4]
+    state.last = walk.CORRECT
+    walk.step(state, 0.0, flat, settings, on_predict=lambda p: etas.append(p.eta_p))
+    assert etas[-1] == 1e-4
+
+
+def _least_squares(seed=0, n=12, d=6, scale=0.5):
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.randn(n, d, generator=gen, dtype=torch.float64) * scale
+    b = torch.randn(n, generator=gen, dtype=torch.float64) * 3
+
+    def loss_grad(w):
+        r = a @ w - b
+        return float(r @ r / n), 2 * a.T @ r / n, None
+
+    return a, b, loss_grad
+
+
+def _min_norm_on_level_set(a, b, level):
+    """Closed form: min ||w||² s.t. mean((Aw - b)²) = level, w = ν (I + ν AᵀA)⁻¹ Aᵀ b."""
+    u, s, _ = torch.linalg.svd(a, full_matrices=False)
+    beta = u.T @ b
+    outside = float(b @ b - beta @ beta)
+
+    def residual(nu):
+        return (float(((beta / (1 + nu * s**2)) ** 2).sum()) + outside) / len(b)
+
+    lo, hi = 0.0, 1.0
+    while residual(hi) > level:
+        hi *= 2
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if residual(mid) > level else (lo, mid)
+    nu = (lo + hi) / 2
+    return float(((nu * s * beta / (1 + nu * s**2)) ** 2).sum())
+
+
+def test_walk_on_least_squares_decreases_R_to_the_closed_form_minimum():
+    """L = mean((Aw - b)²): its level sets are ellipsoids and the point of smallest norm
+    on one has a closed form. R must fall monotonically until the walk gets there (at
+    the optimum ∇R ∥ ∇L, and the fixed minimal steps then jitter R by ~eta²)."""
+    a, b, loss_grad = _least_squares()
+    w_ls = torch.linalg.lstsq(a, b).solution
+    gen = torch.Generator().manual_seed(3)
+    w0 = w_ls + 0.5 * torch.randn(a.shape[1], generator=gen, dtype=torch.float64)
+    loss0 = loss_grad(w0)[0]
+    assert loss_grad(torch.zeros_like(w0))[0] > loss0  # the origin is off the level set
+    settings = walk.Settings(eta_p_min=1e-4, eta_p_max=0.1, eta_c=1e-5)
+    state = walk.State(w=w0.clone(), eta_p=settings.eta_p_min)
+    norms, gaps = [], []
+
+    def log(p):
+        norms.append(p.r)
+        gaps.append(p.loss - loss0)
+
+    while walk.keep_walking(state, 6000, settings):
+        walk.step(state, loss0, loss_grad, settings, on_predict=log)
+    assert not state.capped and state.n_corr > 0
+    target = _min_norm_on_level_set(a, b, loss0)
+    norms = np.array(norms)
+    assert norms[0] > 5 * target  # a long descent was needed
+    descending = norms[: np.argmax(norms < target * (1 + 1e-4))]
+    assert len(descending) > 100
+    assert np.all(np.diff(descending) <= 0)  # R never increases on the way down
+    assert np.max(np.abs(gaps)) <= 1e-5  # every logged point is on the level set
+    assert norms[-1] == pytest.approx(target, rel=1e-4)
+
+
+# --------------------------------------------------------------------------- baseline
+def test_penalty_is_lambda_sum_of_squared_kernels_without_biases():
+    net = Net("MNIST_CONV")
+    w = net.init(2, torch.Generator().manual_seed(0))
+    w[:, ~net.kernel_mask()] = 0.5  # non-zero biases must not count
+    params = net.views(w, grad=True)
+    value = penalty(net, params)
+    expected = (w[:, net.kernel_mask()] ** 2).sum(dim=1)
+    torch.testing.assert_close(value, expected)
+    lam = torch.tensor([0.0, 1e-3])
+    grad = flat_grad((lam * value).sum(), params)
+    torch.testing.assert_close(
+        grad[:, net.kernel_mask()], 2 * lam[:, None] * w[:, net.kernel_mask()]
+    )
+    assert torch.count_nonzero(grad[:, ~net.kernel_mask()]) == 0  # no 1/2, no biases
+
+
+def test_baseline_aggregates_by_exact_lambda_keys(tmp_path):
+    """λ = 1, 10, 1e-06, 1e-05 ... never mix (the released Viz code matched substrings)."""
+    lams = [0.0, 1e-6, 1e-5, 1.0, 10.0, 100.0]
+    runs = []
+    for seed in range(2):
+        rows = []
+        for j, lam in enumerate(lams):
+            value = 10.0 * j + seed  # mean over seeds = 10 j + 0.5
+            rows += [
+                (3, split_name("test", lam), "loss", value),
+                (3, split_name("test", lam), "metric", -value),
+            ]
+            rows += [(1, split_name("test", lam), "loss", 1e9)]  # earlier epoch: ignored
+        rows.append((0, "reference", "constant_loss", 2.3))
+        metrics = tmp_path / f"m{seed}.csv"
+        pd.DataFrame(rows, columns=["step", "split", "metric", "value"]).to_csv(
+            metrics, index=False
+        )
+        record = tmp_path / f"r{seed}.json"
+        record.write_text('{"status": "ok", "wall_time_s": 1.0}')
+        runs.append((metrics, record))
+    summary_path = tmp_path / "summary.csv"
+    summarize("L2_X", runs).to_csv(summary_path, index=False)
+    finals = baseline_finals(read_summary(summary_path))
+    assert finals["lambda"].tolist() == lams
+    assert finals["loss_mean"].tolist() == pytest.approx([10.0 * j + 0.5 for j in range(6)])
+    assert finals["loss_std"].tolist() == pytest.approx([0.5] * 6)  # population std
+    assert (finals["n"] == 2).all() and (finals["epoch"] == 3).all()
+    assert lam_key(1e-3) == "0.001" and lam_key(1) == "1.0"
+
+
+# --------------------------------------------------------------------------- quick preset
+@pytest.mark.slow
+def test_quick_preset_conclusions(quick_workflow):
+    from repro.levelsets.results import run_value, walk_point
+
+    summaries = quick_workflow / "results" / "levelsets" / "summary"
+    for exp in ("MNIST_FF", "MNIST_CONV", "IRIS_FF", "MPG_FF"):
+        s = read_summary(summaries / f"{exp}.csv")
+        assert run_value(s, "steps_outside_band") == 0, exp
+        assert run_value(s, "max_abs_gap") <= 1e-5, exp
+        assert run_value(s, "R_increases") == 0, exp
+        assert walk_point(s, "R", -1)["mean"] < walk_point(s, "R", 0)["mean"], exp
+        assert walk_point(s, "angle", -1)["mean"] > walk_point(s, "angle", 0)["mean"], exp
+    mnist = read_summary(summaries / "MNIST_FF.csv")
+    first, last = walk_point(mnist, "test_metric", 0), walk_point(mnist, "test_metric", -1)
+    assert abs(last["mean"] - first["mean"]) <= 0.02  # test accuracy about flat
+    for exp in ("L2_MNIST_FF", "L2_IRIS_FF"):
+        finals = baseline_finals(read_summary(summaries / f"{exp}.csv"))
+        largest, best = finals.iloc[-1], finals["loss_mean"].min()
+        assert largest["loss_mean"] >= 0.9 * largest["constant_loss"], exp  # degenerate
+        assert largest["loss_mean"] > 1.5 * best, exp
+    figures = quick_workflow / "results" / "figures" / "levelsets"
+    assert (figures / "fig2_CIFAR10_CONV.png").exists()  # the visible "not run" note
+    table = pd.read_csv(quick_workflow / "results" / "tables" / "levelsets" / "table1.csv")
+    assert "CIFAR-10" in table[table["experiment"] == "CIFAR10_CONV"]["note"].iloc[0]
