@@ -49,9 +49,12 @@ def cluster():
 
 
 def _accounting(since: str) -> dict[str, dict]:
-    out = subprocess.run(["sacct", "-X", "-n", "-P", "-S", since,
-                          "-o", "JobID,Partition,ReqTRES,Comment,State"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-S", since, "-o", "JobID,Partition,ReqTRES,Comment,State"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     jobs = {}
     for line in out.splitlines():
         job_id, partition, tres, comment, state = line.split("|")
@@ -64,8 +67,16 @@ def test_smoke_preset_on_slurm(cluster, smoke_workflow, mirror, tmp_path):
     since = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
     time.sleep(1)
     configs = (CONFIG, SMOKE, GPU_OVERLAY)
-    snakemake(tmp_path, "all_figures", "--profile", str(REPO / "profiles/slurm"),
-              "--slurm-init-seconds-before-status-checks", "5", configs=configs, mirror=mirror)
+    snakemake(
+        tmp_path,
+        "all_figures",
+        "--profile",
+        str(REPO / "profiles/slurm"),
+        "--slurm-init-seconds-before-status-checks",
+        "5",
+        configs=configs,
+        mirror=mirror,
+    )
 
     jobs = _accounting(since)
     config = load(*configs)
@@ -83,8 +94,9 @@ def test_smoke_preset_on_slurm(cluster, smoke_workflow, mirror, tmp_path):
     assert checked and any("gres/gpu" in j["tres"] for j in jobs.values())
     assert not any(c.startswith(("rule_figure", "rule_aggregate")) for c in jobs)  # local rules
 
-    figures = sorted(p.relative_to(smoke_workflow) for p in
-                     smoke_workflow.glob("results/figures/*/*.png"))
+    figures = sorted(
+        p.relative_to(smoke_workflow) for p in smoke_workflow.glob("results/figures/*/*.png")
+    )
     assert figures
     for figure in figures:
         assert filecmp.cmp(smoke_workflow / figure, tmp_path / figure, shallow=False), figure

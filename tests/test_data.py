@@ -88,7 +88,8 @@ def test_config_mirror_wins_over_environment(tmp_path, monkeypatch):
     assert data.resolve_mirror(None) is None
 
 
-def test_no_source_error_lists_what_was_tried(tmp_path, tiny):
+def test_no_source_error_lists_what_was_tried(tmp_path, tiny, monkeypatch):
+    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
     with pytest.raises(data.DataError, match=r"TINY/raw/a\.gz.*not in a mirror"):
         data.fetch("tiny", tmp_path / "dest", mirror=None)
 
