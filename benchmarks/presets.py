@@ -44,9 +44,24 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as workdir:
             start = time.perf_counter()
             result = subprocess.run(
-                [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", workdir,
-                 "--cores", str(args.cores), paper, "--configfile", *map(str, configs)],
-                capture_output=True, text=True, env=env)
+                [
+                    sys.executable,
+                    "-m",
+                    "snakemake",
+                    "-s",
+                    str(REPO / "Snakefile"),
+                    "-d",
+                    workdir,
+                    "--cores",
+                    str(args.cores),
+                    paper,
+                    "--configfile",
+                    *map(str, configs),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
             seconds = time.perf_counter() - start
             if result.returncode != 0:
                 print(f"{paper}: FAILED after {seconds:.0f} s\n{result.stderr[-2000:]}")
@@ -57,7 +72,8 @@ def main() -> None:
                 with open(tsv) as fh:
                     row = next(csv.DictReader(fh, delimiter="\t"))
                 per_rule[tsv.relative_to(Path(workdir, "results/benchmarks")).parts[0]] += float(
-                    row["s"])
+                    row["s"]
+                )
             jobs = result.stderr.count("Finished jobid")
             slow = ", ".join(f"{rule} {s:.0f} s" for rule, s in per_rule.most_common(3))
             print(f"{paper}: {seconds:.0f} s wall, {jobs} jobs (summed job time: {slow})")
