@@ -1,0 +1,140 @@
+"""FoRDE's input-gradient kernel and repulsion (spec sections 1.3, 1.4, 1.7).
+
+Shapes: M members, B samples, D input dimensions (flattened C, H, W - the order of
+`repro.pca` and of PyTorch's NCHW tensors), K = D basis components.
+
+`repulsion(grads)` is the repulsion "loss" R = (1/B) sum_i log sum_j k(theta_i, theta_j)
+of the released code (`get_repulsive_term`): unit-normalised gradients, optional
+projection onto a basis with per-component weights (PCA: the eigenvalues), pairwise
+squared distances against stop-gradient copies, a median-heuristic bandwidth per
+(j, b) over i (including the zero self-distance; `torch.quantile` = JAX's median), and
+log sum_j k as logsumexp over (j, b) minus log B. `variant="paper"` is Algorithm 1
+instead: distances halved, one bandwidth per sample over all M^2 pairs,
+h_b = median / (2 ln M).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+MEDIAN_FLOOR = 1e-12  # added to the bandwidth (code); keeps 0/0 out at a zero-init head
+
+
+def unit_normalise(grads: torch.Tensor, eps: float) -> torch.Tensor:
+    """s = g / sqrt(||g||^2 + eps) along the last axis (eps is added to the SQUARED norm)."""
+    return grads / torch.sqrt(grads.square().sum(-1, keepdim=True) + eps)
+
+
+def pairwise_sqdist(s: torch.Tensor) -> torch.Tensor:
+    """D[i, j, b] = ||s[i, b] - stopgrad(s[j, b])||^2 for s of shape (M, B, K).
+
+    The difference form keeps the diagonal exactly 0 with an exactly zero gradient."""
+    diff = s.unsqueeze(1) - s.detach().unsqueeze(0)  # (M, M, B, K)
+    return diff.square().sum(-1)
+
+
+def median(x: torch.Tensor, dim) -> torch.Tensor:
+    """Median averaging the two middle values for even counts (as jnp.median)."""
+    if isinstance(dim, tuple):  # flatten the leading dims named in `dim` (0, 1)
+        x, dim = x.reshape(-1, *x.shape[len(dim) :]), 0
+    return torch.quantile(x, 0.5, dim=dim)
+
+
+def log_kernel(sqdist: torch.Tensor, variant: str = "code") -> torch.Tensor:
+    """log kappa[i, j, b] from squared distances (M, M, B); bandwidths on stop-gradient values."""
+    members = sqdist.shape[0]
+    if members < 2:
+        raise ValueError("the repulsion needs at least two members (log M = 0)")
+    d = sqdist.detach()
+    if variant == "code":
+        bandwidth = median(d, 0) / math.log(members) + MEDIAN_FLOOR  # (M_j, B)
+        return -sqdist / bandwidth.unsqueeze(0)
+    if variant == "paper":
+        bandwidth = median(d / 2, (0, 1)) / (2 * math.log(members)) + MEDIAN_FLOOR  # (B,)
+        return -(sqdist / 2) / bandwidth
+    raise ValueError(f"unknown kernel variant {variant!r} (code | paper)")
+
+
+def repulsion(
+    grads: torch.Tensor,
+    projection: torch.Tensor | None = None,
+    eps: float = 1e-24,
+    variant: str = "code",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(R, mean bandwidth median) for input gradients `grads` (M, B, D).
+
+    `projection` (D, K) = U diag(sqrt(w)) maps a unit gradient to the kernel's space
+    (None: identity lengthscales, FoRDE-Identity). The gradient of R w.r.t. member i's
+    gradients is (1/B) * sum_j grad k_ij / sum_j k_ij (the others held fixed)."""
+    members, batch = grads.shape[:2]
+    s = unit_normalise(grads, eps)
+    if projection is not None:
+        s = s @ projection
+    sqdist = pairwise_sqdist(s)
+    logk = log_kernel(sqdist, variant)  # (M_i, M_j, B)
+    log_sum = torch.logsumexp(logk.reshape(members, -1), dim=1) - math.log(batch)
+    return log_sum.sum() / batch, median(sqdist.detach(), 0).mean()
+
+
+# ----------------------------------------------------------------------- lengthscales
+def component_weights(eigenvalues, mode: str, alpha: float = 1.0, form: str = "paper"):
+    """Inverse squared lengthscales per PCA component (spec 1.3, 1.7).
+
+    pca:   w = lambda (Sigma^-1 = Lambda)
+    tuned: paper  w = 1 / (alpha / lambda + 1 - alpha)   (Sigma_a = a Lambda^-1 + (1-a) I)
+           site   w = (1 - alpha) + alpha * lambda       (Sigma_a^-1 interpolated)
+    """
+    lam = torch.as_tensor(eigenvalues, dtype=torch.float64).clamp_min(0.0)
+    if mode == "pca":
+        return lam
+    if mode != "tuned":
+        raise ValueError(f"unknown lengthscale mode {mode!r}")
+    if form == "paper":
+        return 1.0 / (alpha / lam.clamp_min(1e-30) + (1.0 - alpha))
+    if form == "site":
+        return (1.0 - alpha) + alpha * lam
+    raise ValueError(f"unknown FoRDE-Tuned form {form!r} (paper | site)")
+
+
+def projection_matrix(basis, weights, dtype=torch.float32, device="cpu") -> torch.Tensor:
+    """U diag(sqrt(w)) (D, K): squared distances after it are d^T U W U^T d."""
+    u = torch.as_tensor(basis, dtype=torch.float64)
+    return (u * weights.sqrt().unsqueeze(0)).to(dtype=dtype, device=device)
+
+
+# ----------------------------------------------------------------------- PCA basis
+def second_moment(x: np.ndarray) -> np.ndarray:
+    """X^T X / (N - 1) of the rows of x (float64): the code's UNcentred 'covariance'."""
+    x = np.asarray(x, dtype=np.float64)
+    return x.T @ x / (len(x) - 1)
+
+
+def eig_desc(matrix) -> tuple[np.ndarray, np.ndarray]:
+    """(eigenvalues, eigenvectors as columns), by decreasing eigenvalue, clipped at 0."""
+    values, vectors = torch.linalg.eigh(torch.as_tensor(matrix, dtype=torch.float64))
+    order = torch.argsort(values, descending=True)
+    return values[order].clamp_min(0).numpy(), vectors[:, order].numpy()
+
+
+def second_moment_from_pca(pca, n: int, mean, std, channels: int) -> np.ndarray:
+    """The uncentred second moment of the per-channel-normalised images, from the
+    foundation's centred PCA of pixels/255 (`repro.pca`, C,H,W order, ddof=1).
+
+    sum_n (x_n - m)(x_n - m)^T / (N - 1) = Cov + N/(N-1) (mu - m)(mu - m)^T, then divided
+    by std_d std_e; m, std repeat each channel's constant over its H*W pixels."""
+    components = np.asarray(pca.components, dtype=np.float64)
+    dims = components.shape[1]
+    if components.shape[0] != dims:
+        raise ValueError(
+            f"the PCA file holds {components.shape[0]} of {dims} components; "
+            "the FoRDE kernel needs all of them"
+        )
+    cov = (components.T * np.asarray(pca.explained_variance, dtype=np.float64)) @ components
+    m = np.repeat(np.asarray(mean, dtype=np.float64), dims // channels)
+    s = np.repeat(np.asarray(std, dtype=np.float64), dims // channels)
+    delta = np.asarray(pca.mean, dtype=np.float64) - m
+    second = cov + n / (n - 1) * np.outer(delta, delta)
+    return second / np.outer(s, s)

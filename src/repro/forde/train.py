@@ -1,0 +1,281 @@
+"""FoRDE training entry points (`KINDS`): image ensembles and the two toy problems.
+
+Every member of an ensemble is trained in the same process and the same step, as one
+stacked network (`repro.models.ensemble`). Runs with the same seed share the
+initialisation, the batch order and the augmentation draws, whatever the method, so
+seeds pair DE with FoRDE.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from repro.forde import corruption, kernel, metrics
+from repro.forde import data as fdata
+from repro.forde.step import Repulsion, forward_with_input_grads, make_optimizer, train_step
+from repro.forde.toys import toy_classification, toy_regression
+from repro.training import minibatches
+
+METHODS = ("de", "forde_pca", "forde_identity", "forde_tuned")
+SUBSTITUTE_NOTE = (
+    "dataset substituted: the paper trains on {paper}; this preset uses {data} "
+    "(spec section 5) with synthetic corruptions"
+)
+
+
+# ----------------------------------------------------------------------- pieces
+def lr_factor(t: float, milestones=(0.5, 0.9), ratio: float = 0.01) -> float:
+    """The code's LrScheduler: 1 up to m1, linear to `ratio` at m2, then `ratio`."""
+    m1, m2 = milestones
+    if t <= m1:
+        return 1.0
+    if t <= m2:
+        return 1.0 - (1.0 - ratio) * (t - m1) / (m2 - m1)
+    return ratio
+
+
+def build_model(name: str, members: int, channels: int, classes: int, size: int):
+    from repro.models.ensemble import EnsembleSmallCNN
+    from repro.models.resnet import PreActResNet18, ResNet18
+
+    if name == "small_cnn":
+        return EnsembleSmallCNN(members, channels, classes, size)
+    if name == "resnet18":
+        return ResNet18(members, classes, channels)
+    if name == "preact_resnet18":
+        return PreActResNet18(members, classes, channels)
+    raise ValueError(f"unknown model {name!r}")
+
+
+def kernel_projection(run, p, n_train: int, channels: int, device) -> torch.Tensor | None:
+    """U diag(sqrt(w)) of the method, from resources/pca/<dataset>.npz; None = identity."""
+    if p["method"] in ("de", "forde_identity"):
+        return None
+    if not run.pca:
+        raise ValueError(f"method {p['method']} needs `pca: true` (the dataset's PCA)")
+    from repro import pca as pca_io
+
+    mean, std = fdata.NORMALISATION[p["dataset"]]
+    second = kernel.second_moment_from_pca(pca_io.load(run.pca), n_train, mean, std, channels)
+    eigenvalues, basis = kernel.eig_desc(second)
+    mode = "pca" if p["method"] == "forde_pca" else "tuned"
+    weights = kernel.component_weights(eigenvalues, mode, p["alpha"] or 0.0, p["tuned_form"])
+    run.artifacts["pca_eigenvalues"] = eigenvalues.astype(np.float32)
+    return kernel.projection_matrix(basis, weights, device=device)
+
+
+@torch.no_grad()
+def predict(model, x, normalise, batch: int) -> torch.Tensor:
+    """Member logits (M, N, K) in eval mode, x uint8 or [0, 1] float (CPU)."""
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(x), batch):
+        xb = x[start : start + batch].to(device)
+        xb = fdata.to_unit(xb) if xb.dtype == torch.uint8 else xb
+        out.append(model(normalise(xb)).float().cpu())
+    return torch.cat(out, dim=1)
+
+
+def input_gradients(model, x, y, normalise, batch: int) -> torch.Tensor:
+    """True-class input gradients (M, N, D) in eval mode (BN running statistics)."""
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(x), batch):
+        xb = x[start : start + batch].to(device)
+        xb = normalise(fdata.to_unit(xb) if xb.dtype == torch.uint8 else xb)
+        _, g = forward_with_input_grads(model, xb, y[start : start + batch].to(device), False)
+        out.append(g.cpu())
+    return torch.cat(out, dim=1)
+
+
+def corrupted_sets(run, p, x_test, y_test):
+    """Yield (type, severity, images, labels) of the configured corrupted test sets."""
+    spec = p["corruptions"]
+    if spec["source"] == "synthetic":
+        clean = fdata.to_unit(x_test[: p["corrupt_subset"]])
+        labels = y_test[: p["corrupt_subset"]]
+        for name in spec["types"]:
+            for severity in range(1, 6):
+                yield (
+                    name,
+                    severity,
+                    corruption.corrupt(clean, name, severity, spec["seed"]),
+                    labels,
+                )
+        return
+    folder = corrupted_folder(spec["source"])
+    if spec["source"] in ("cifar10_c", "cifar100_c"):
+        sub = folder / ("CIFAR-10-C" if spec["source"] == "cifar10_c" else "CIFAR-100-C")
+        types = spec["types"] or corruption.CIFAR_C_TYPES
+        for name in types:
+            for severity in range(1, 6):
+                x, y = corruption.cifar_c(sub, name, severity, p["corrupt_subset"])
+                yield name, severity, torch.from_numpy(x), torch.from_numpy(y)
+        return
+    sub = folder / "Tiny-ImageNet-C"
+    types = spec["types"] or corruption.tinyimagenet_c_types(sub)
+    run.note(f"Tiny-ImageNet-C has {len(types)} corruption types here: {', '.join(types)}")
+    classes = sorted(p.name for p in (sub / types[0] / "1").iterdir())
+    for name in types:
+        for severity in range(1, 6):
+            x, y = corruption.tinyimagenet_c(sub, name, severity, classes)
+            x, y = x[: p["corrupt_subset"]], y[: p["corrupt_subset"]]
+            yield name, severity, torch.from_numpy(x), torch.from_numpy(y)
+
+
+def corrupted_folder(name: str) -> Path:
+    """resources/data/<name>, fetched and md5-checked through the data registry."""
+    from repro import data
+
+    dest = Path("resources/data") / name
+    if not (dest / "manifest.json").exists():
+        data.fetch(name, dest)  # DataError if the registry has no entry (docs/forde.md)
+    data.check_manifest(dest / "manifest.json")
+    return dest
+
+
+# ----------------------------------------------------------------------- image ensembles
+def ensemble(run) -> None:
+    """DE / FoRDE-PCA / FoRDE-Identity / FoRDE-Tuned on an image dataset (spec 1.5, 2)."""
+    p, device = run.params, run.device
+    if p["method"] not in METHODS:
+        raise ValueError(f"unknown method {p['method']!r}")
+    x_train, y_train, x_test, y_test = fdata.load(run.manifests[p["dataset"]], p["dataset"])
+    n_full = len(x_train)  # the PCA file covers the whole training split, as the code's
+    x_train, y_train = x_train[: p["train_subset"]], y_train[: p["train_subset"]]
+    x_test, y_test = x_test[: p["test_subset"]], y_test[: p["test_subset"]]
+    if p["dataset"] in ("mnist", "fashion_mnist"):
+        run.note(SUBSTITUTE_NOTE.format(paper="CIFAR-10/100", data=p["dataset"]))
+    channels, size = x_train.shape[1], x_train.shape[2]
+    classes = int(y_train.max()) + 1
+    normalise = fdata.normaliser(p["dataset"], device)
+    xtr = torch.from_numpy(np.ascontiguousarray(x_train)).to(device)
+    ytr = torch.from_numpy(y_train).to(device)
+    xte, yte = torch.from_numpy(np.ascontiguousarray(x_test)), torch.from_numpy(y_test)
+
+    model = build_model(p["model"], p["members"], channels, classes, size).to(device)
+    optimizer = make_optimizer(model, p["lr"], p["momentum"], p["weight_decay"])
+    rep = None
+    if p["method"] != "de":
+        projection = kernel_projection(run, p, n_full, channels, device)
+        rep = Repulsion(projection, p["eps"], p["kernel_variant"])
+    steps_per_epoch = len(xtr) // p["batch_size"]
+    total = p["epochs"] * steps_per_epoch
+
+    start, state = run.resume()
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    step_times = []
+    for epoch in range(start, p["epochs"]):
+        model.train()
+        sums = {"nll": 0.0, "repulsion": 0.0, "median": 0.0}
+        for i, idx in enumerate(minibatches(len(xtr), p["batch_size"], drop_last=True)):
+            step = epoch * steps_per_epoch + i
+            t = (epoch / p["epochs"]) if p["schedule_unit"] == "epoch" else step / total
+            lr = p["lr"] * lr_factor(t, tuple(p["milestones"]), p["lr_ratio"])
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            xb = fdata.to_unit(xtr[idx.to(device)])
+            if p["augment"]:
+                xb = fdata.random_crop_flip(xb)
+            tick = time.perf_counter()
+            out = train_step(model, optimizer, normalise(xb), ytr[idx.to(device)], rep)
+            step_times.append(time.perf_counter() - tick)
+            for k in sums:
+                sums[k] += out[k]
+            if not run.check_finite(step, out["nll"] + out["repulsion"]):
+                return
+        means = {k: v / steps_per_epoch for k, v in sums.items()}
+        run.record(epoch + 1, "train", lr=lr, **means)
+        run.progress(epoch + 1, p["epochs"], **means)
+        run.save_checkpoint(epoch + 1, model=model.state_dict(), optimizer=optimizer.state_dict())
+    if step_times:
+        seconds = float(np.mean(step_times))
+        run.record(p["epochs"], "time", seconds_per_step=seconds)
+        run.artifacts["seconds_per_step"] = np.array(seconds)
+    evaluate(run, model, normalise, xte, yte)
+
+
+def store_scalars(run, **values: float) -> None:
+    """Final per-run numbers in artifacts.npz, for analyses paired by seed."""
+    names = list(values)
+    run.artifacts["scalar_names"] = np.array(names)
+    run.artifacts["scalar_values"] = np.array([values[n] for n in names], dtype=np.float64)
+
+
+def evaluate(run, model, normalise, xte, yte) -> None:
+    """Clean and corrupted metrics after the last epoch (spec 2.5), BN in eval mode."""
+    p = run.params
+    model.eval()
+    bins, batch, n_grad = p["ece_bins"], p["eval_batch"], p["grad_points"]
+    clean = metrics.ensemble_metrics(predict(model, xte, normalise, batch), yte, bins)
+    grads = input_gradients(model, xte[:n_grad], yte[:n_grad], normalise, batch)
+    clean["grad_cos"] = metrics.gradient_cosine_distance(grads)
+    run.record(p["epochs"], "test", **clean)
+    run.record(
+        0, "corrupt", **{k: clean[k] for k in ("accuracy", "nll", "ece", "epistemic", "grad_cos")}
+    )
+    pooled: dict[int, list] = {}
+    cells = []
+    for name, severity, x, y in corrupted_sets(run, p, xte, yte):
+        logits = predict(model, x, normalise, batch)
+        cell = metrics.ensemble_metrics(logits, y, bins)
+        g = input_gradients(model, x[:n_grad], y[:n_grad], normalise, batch)
+        cell["grad_cos"] = metrics.gradient_cosine_distance(g)
+        run.record(severity, f"c_{name}", **{k: cell[k] for k in ("accuracy", "nll", "ece")})
+        cells.append(cell)
+        pooled.setdefault(severity, []).append((logits, y, cell["grad_cos"]))
+    if not cells:
+        store_scalars(run, **{k: clean[k] for k in ("accuracy", "nll", "ece", "grad_cos")})
+        return
+    for severity, parts in sorted(pooled.items()):
+        logits = torch.cat([lg for lg, _, _ in parts], dim=1)
+        y = torch.cat([t for _, t, _ in parts])
+        m = metrics.ensemble_metrics(logits, y, bins)
+        m["grad_cos"] = float(np.mean([g for _, _, g in parts]))
+        run.record(
+            severity,
+            "corrupt",
+            **{k: m[k] for k in ("accuracy", "nll", "ece", "epistemic", "grad_cos")},
+        )
+        pooled[severity] = m
+    run.record(
+        p["epochs"],
+        "corrupt_mean",
+        accuracy=float(np.mean([c["accuracy"] for c in cells])),
+        nll=float(np.mean([c["nll"] for c in cells])),
+        ece=float(np.mean([c["ece"] for c in cells])),
+        ece_pooled=float(np.mean([m["ece"] for m in pooled.values()])),
+    )
+    store_scalars(
+        run,
+        accuracy=clean["accuracy"],
+        nll=clean["nll"],
+        ece=clean["ece"],
+        epistemic=clean["epistemic"],
+        grad_cos=clean["grad_cos"],
+        c_accuracy=float(np.mean([c["accuracy"] for c in cells])),
+        c_nll=float(np.mean([c["nll"] for c in cells])),
+        c_ece=float(np.mean([c["ece"] for c in cells])),
+        c_grad_cos=float(np.mean([c["grad_cos"] for c in cells])),
+    )
+    run.progress(
+        p["epochs"],
+        p["epochs"],
+        accuracy=clean["accuracy"],
+        nll=clean["nll"],
+        c_accuracy=float(np.mean([c["accuracy"] for c in cells])),
+        grad_cos=clean["grad_cos"],
+    )
+
+
+KINDS = {
+    "ensemble": ensemble,
+    "toy_classification": toy_classification,
+    "toy_regression": toy_regression,
+}

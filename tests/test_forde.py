@@ -1,0 +1,345 @@
+"""forde: kernel and repulsion against literal formulas, double back-prop against finite
+differences, metrics against hand computations, the PCA basis and its flattening order,
+the stacked ensemble, and (slow) the quick preset's paired conclusion."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from repro import pca as pca_io
+from repro.forde import corruption, kernel, metrics
+from repro.forde.step import Repulsion, forward_with_input_grads, make_optimizer, train_step
+from repro.forde.train import lr_factor
+from repro.models.ensemble import EnsembleMLP, EnsembleSmallCNN
+
+
+# ----------------------------------------------------------------------- literal kernel
+def literal_log_sums(first, second, variant="code", eps=1e-24, weights=None, basis=None):
+    """log sum_j k(theta_i, theta_j) per i, written with loops from spec 1.3 / Alg. 1.
+
+    `first` are member i's gradients (differentiated), `second` the fixed j gradients;
+    bandwidths come from `second` alone (stop-gradient values)."""
+    m, b, _ = first.shape
+
+    def embed(g):
+        s = g / torch.sqrt((g * g).sum() + eps)
+        if basis is not None:
+            s = (basis.T @ s) * torch.sqrt(weights)
+        return s
+
+    fixed = [[embed(second[j, n]) for n in range(b)] for j in range(m)]
+    dist_fixed = torch.zeros(m, m, b, dtype=second.dtype)
+    for i in range(m):
+        for j in range(m):
+            for n in range(b):
+                dist_fixed[i, j, n] = ((fixed[i][n] - fixed[j][n]) ** 2).sum()
+    out = []
+    for i in range(m):
+        terms = []
+        for j in range(m):
+            for n in range(b):
+                d = ((embed(first[i, n]) - fixed[j][n]) ** 2).sum()
+                if variant == "code":
+                    values = sorted(float(dist_fixed[k, j, n]) for k in range(m))
+                    med = (values[(m - 1) // 2] + values[m // 2]) / 2
+                    h = med / math.log(m) + 1e-12
+                    terms.append(torch.exp(-d / h))
+                else:
+                    values = sorted(
+                        float(dist_fixed[k, l, n]) / 2 for k in range(m) for l in range(m)
+                    )
+                    med = (values[(m * m - 1) // 2] + values[m * m // 2]) / 2
+                    h = med / (2 * math.log(m)) + 1e-12
+                    terms.append(torch.exp(-(d / 2) / h))
+        out.append(torch.log(sum(terms) / b))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("variant", ["code", "paper"])
+@pytest.mark.parametrize("members", [2, 3, 4])
+def test_repulsion_matches_literal_formulas(variant, members):
+    torch.manual_seed(members)
+    g = torch.randn(members, 3, 5, dtype=torch.float64)
+    r, _ = kernel.repulsion(g, variant=variant)
+    expected = literal_log_sums(g, g, variant).sum() / 3
+    torch.testing.assert_close(r, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_bandwidth_is_jax_median_over_i_including_self():
+    sq = torch.tensor([[[0.0], [4.0]], [[1.0], [0.0]], [[3.0], [2.0]], [[5.0], [7.0]]])  # (4,2,1)
+    sq = sq.expand(4, 2, 1)
+    # column j=0: values over i = 0, 1, 3, 5 -> median 2 (mean of middle two), not 1
+    logk = kernel.log_kernel(torch.stack([sq[:, 0], sq[:, 1]], 1), "code")
+    h0 = 2.0 / math.log(4) + 1e-12
+    torch.testing.assert_close(logk[2, 0, 0], torch.tensor(-3.0 / h0))
+
+
+def test_pca_projection_matches_literal():
+    torch.manual_seed(0)
+    d = 6
+    basis, _ = torch.linalg.qr(torch.randn(d, d, dtype=torch.float64))
+    lam = torch.rand(d, dtype=torch.float64) * 3
+    g = torch.randn(3, 4, d, dtype=torch.float64)
+    proj = kernel.projection_matrix(basis, kernel.component_weights(lam, "pca"), torch.float64)
+    r, _ = kernel.repulsion(g, proj)
+    expected = literal_log_sums(g, g, weights=lam, basis=basis).sum() / 4
+    torch.testing.assert_close(r, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_tuned_weights_interpolate():
+    lam = torch.tensor([4.0, 1.0, 0.25], dtype=torch.float64)
+    torch.testing.assert_close(kernel.component_weights(lam, "tuned", 1.0), lam)
+    torch.testing.assert_close(kernel.component_weights(lam, "tuned", 0.0), torch.ones(3).double())
+    half = kernel.component_weights(lam, "tuned", 0.5, "paper")
+    torch.testing.assert_close(half, 1 / (0.5 / lam + 0.5))
+    torch.testing.assert_close(kernel.component_weights(lam, "tuned", 0.5, "site"), 0.5 + 0.5 * lam)
+
+
+def test_repulsion_gradient_matches_finite_differences():
+    """d R / d g_i with the j-side and the bandwidths held fixed (stop-gradient)."""
+    torch.manual_seed(1)
+    g0 = torch.randn(3, 2, 4, dtype=torch.float64)
+    g = g0.clone().requires_grad_(True)
+    r, _ = kernel.repulsion(g)
+    (auto,) = torch.autograd.grad(r, g)
+
+    def frozen(first):
+        return literal_log_sums(first, g0).sum() / 2
+
+    numeric = torch.zeros_like(g0)
+    step = 1e-6
+    for idx in np.ndindex(*g0.shape):
+        plus, minus = g0.clone(), g0.clone()
+        plus[idx] += step
+        minus[idx] -= step
+        numeric[idx] = (frozen(plus) - frozen(minus)) / (2 * step)
+    torch.testing.assert_close(auto, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_double_backprop_matches_finite_differences_in_weights():
+    """The parameter gradient of R (through the input gradients) by finite differences."""
+    torch.manual_seed(2)
+    model = EnsembleMLP(3, [2, 5, 4], zero_head=False).double()
+    x = torch.randn(6, 2, dtype=torch.float64)
+    y = torch.randint(0, 4, (6,))
+    _, g0 = forward_with_input_grads(model, x, y)
+    g0 = g0.detach()
+    _, g = forward_with_input_grads(model, x, y)
+    r, _ = kernel.repulsion(g)
+    r.backward()
+    weight = model.layers[0].weight
+    for idx in [(0, 1, 0), (1, 3, 1), (2, 0, 0)]:
+        values = []
+        for sign in (1, -1):
+            with torch.no_grad():
+                weight[idx] += sign * 1e-6
+            _, gp = forward_with_input_grads(model, x, y, create_graph=False)
+            values.append(literal_log_sums(gp, g0).sum() / 6)
+            with torch.no_grad():
+                weight[idx] -= sign * 1e-6
+        numeric = (values[0] - values[1]) / 2e-6
+        torch.testing.assert_close(weight.grad[idx], numeric, rtol=1e-4, atol=1e-9)
+
+
+def test_zero_head_gives_finite_exactly_zero_repulsion():
+    torch.manual_seed(3)
+    model = EnsembleSmallCNN(3, 1, 10, 28)
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    _, grads = forward_with_input_grads(model, x, y)
+    assert torch.count_nonzero(grads) == 0
+    r, med = kernel.repulsion(grads)
+    r.backward()
+    # all distances 0 -> kernel 1 -> log sum_j k = log(M B / B) = log M per member
+    assert torch.isfinite(r) and med == 0
+    torch.testing.assert_close(r, torch.tensor(3 * math.log(3) / 8))
+    for p in model.parameters():
+        assert p.grad is None or (torch.isfinite(p.grad).all() and torch.count_nonzero(p.grad) == 0)
+    # once the head has moved, the repulsion has a non-zero gradient
+    torch.nn.init.normal_(model.head.weight, std=0.1)
+    model.zero_grad()
+    _, grads = forward_with_input_grads(model, x, y)
+    kernel.repulsion(grads)[0].backward()
+    assert torch.count_nonzero(model.conv1.weight.grad) > 0
+
+
+# ----------------------------------------------------------------------- metrics
+def test_ece_and_nll_by_hand():
+    # two members, three points, two classes; probabilities chosen by hand
+    p1 = torch.tensor([[0.9, 0.1], [0.4, 0.6], [0.7, 0.3]], dtype=torch.float64)
+    p2 = torch.tensor([[0.7, 0.3], [0.2, 0.8], [0.5, 0.5]], dtype=torch.float64)
+    y = torch.tensor([0, 1, 1])
+    out = metrics.ensemble_metrics(torch.stack([p1.log(), p2.log()]), y, bins=15)
+    mean = (p1 + p2) / 2  # [.8 .2], [.3 .7], [.6 .4]
+    nll = -(math.log(0.8) + math.log(0.7) + math.log(0.4)) / 3
+    assert out["nll"] == pytest.approx(nll, rel=1e-12)
+    assert out["accuracy"] == pytest.approx(2 / 3)
+    # bins of width 1/15: 0.8 -> (11/15, 12/15], 0.7 -> (10/15, 11/15], 0.6 -> (8/15, 9/15]
+    ece = (abs(0.8 - 1) + abs(0.7 - 1) + abs(0.6 - 0)) / 3
+    assert out["ece"] == pytest.approx(ece, rel=1e-12)
+    h = lambda p: -(p * p.log()).sum(-1)  # noqa: E731
+    assert out["entropy"] == pytest.approx(h(mean).mean().item())
+    assert out["epistemic"] == pytest.approx((h(mean) - (h(p1) + h(p2)) / 2).mean().item())
+
+
+def test_ece_bins_are_left_open_right_closed():
+    # 10/15 sits on an edge: it belongs to (9/15, 10/15]; a confidence of 1.0 to the last bin
+    conf = torch.tensor([10 / 15, 10 / 15, 1.0, 1.0], dtype=torch.float64)
+    correct = torch.tensor([True, False, True, True])
+    assert metrics.ece(conf, correct, 15) == pytest.approx(0.5 * abs(10 / 15 - 0.5))
+    # (2/3 correct, 0.62 wrong) share the bin (9/15, 10/15]: |0.6433 - 0.5| = 0.1433
+    conf = torch.tensor([float(np.linspace(0, 1, 16)[10]), 0.62], dtype=torch.float64)
+    ece = metrics.ece(conf, torch.tensor([True, False]), 15)
+    assert ece == pytest.approx(abs((conf[0] + 0.62) / 2 - 0.5).item())
+
+
+def test_ece_agrees_with_torchmetrics_off_the_bin_edges():
+    tm = pytest.importorskip("torchmetrics.functional.classification")
+    torch.manual_seed(4)
+    probs = torch.softmax(torch.randn(500, 5) * 2, dim=1)
+    y = torch.randint(0, 5, (500,))
+    conf, pred = probs.max(1)
+    ours = metrics.ece(conf, pred == y, 15)
+    theirs = tm.multiclass_calibration_error(probs, y, num_classes=5, n_bins=15, norm="l1")
+    assert ours == pytest.approx(float(theirs), abs=1e-6)
+
+
+def test_gradient_cosine_distance():
+    g = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]], [[-1.0, 0.0]]])
+    # pairs: (0,1) 1, (0,2) 2, (1,2) 1 -> mean 4/3
+    assert metrics.gradient_cosine_distance(g) == pytest.approx(4 / 3)
+
+
+# ----------------------------------------------------------------------- PCA basis
+def test_second_moment_from_foundation_pca_matches_direct():
+    rng = np.random.default_rng(0)
+    n, c, h, w = 400, 2, 3, 2
+    pixels = rng.uniform(0, 1, (n, c, h, w)) ** 2  # pixels / 255, some structure
+    mean, std = (0.3, 0.6), (0.2, 0.4)
+    found = pca_io.fit(pixels.reshape(n, -1))
+    derived = kernel.second_moment_from_pca(found, n, mean, std, c)
+    normalised = (pixels - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
+    direct = kernel.second_moment(normalised.reshape(n, -1))
+    np.testing.assert_allclose(derived, direct, rtol=1e-10, atol=1e-12)
+    values, basis = kernel.eig_desc(derived)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(c * h * w), atol=1e-10)
+    assert np.all(np.diff(values) <= 0)
+    np.testing.assert_allclose(basis @ np.diag(values) @ basis.T, direct, atol=1e-10)
+
+
+class _PixelProbe(torch.nn.Module):
+    """Logit k of member m = (k + 1) * x[c=1, h=2, w=0] of member m's input copy."""
+
+    members = 2
+
+    def forward(self, x):
+        b = len(x)
+        pixel = x.view(b, self.members, 2, 3, 2)[:, :, 1, 2, 0]  # (B, M)
+        return pixel.T[:, :, None] * torch.arange(1, 4, dtype=x.dtype)
+
+
+def test_flattening_order_of_gradients_matches_pca():
+    rng = np.random.default_rng(1)
+    pixels = rng.uniform(0.4, 0.5, (300, 2, 3, 2))
+    pixels[:, 1, 2, 0] = rng.uniform(0, 1, 300)  # the only pixel with a large variance
+    found = pca_io.fit(pixels.reshape(300, -1))
+    values, basis = kernel.eig_desc(
+        kernel.second_moment_from_pca(found, 300, (0.45,) * 2, (1, 1), 2)
+    )
+    top = int(np.abs(basis[:, 0]).argmax())
+    _, grads = forward_with_input_grads(
+        _PixelProbe(), torch.zeros(4, 2, 3, 2, dtype=torch.float64), torch.tensor([0, 1, 2, 0])
+    )
+    assert grads.shape == (2, 4, 12)
+    assert int(grads[0, 0].abs().argmax()) == top == np.ravel_multi_index((1, 2, 0), (2, 3, 2))
+
+
+# ----------------------------------------------------------------------- ensemble, step
+def test_stacked_members_are_independent_and_shared_input_is_replication():
+    torch.manual_seed(5)
+    model = EnsembleSmallCNN(3, 1, 10, 28)
+    torch.nn.init.normal_(model.head.weight, std=0.1)
+    x = torch.randn(4, 1, 28, 28)
+    shared = model(x)
+    replicated = model(x.repeat(1, 3, 1, 1))
+    torch.testing.assert_close(shared, replicated, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        model.conv2.weight[:32] += 1.0  # member 0's second conv only
+    after = model(x)
+    assert not torch.allclose(after[0], shared[0])
+    torch.testing.assert_close(after[1:], shared[1:])
+
+
+def test_nesterov_step_matches_spec_formula():
+    torch.manual_seed(6)
+    model = EnsembleMLP(2, [2, 3, 2], zero_head=False)
+    x, y = torch.randn(5, 2), torch.randint(0, 2, (5,))
+    opt = make_optimizer(model, lr=0.1)
+    before = [p.detach().clone() for p in model.parameters()]
+    velocity = [torch.zeros_like(p) for p in before]
+    for _ in range(2):
+        params = [p.detach().clone() for p in model.parameters()]
+        loss = torch.nn.functional.cross_entropy(model(x).reshape(-1, 2), y.repeat(2)) * 2
+        grads = torch.autograd.grad(loss, list(model.parameters()))
+        expected = []
+        for k, (p, g) in enumerate(zip(params, grads, strict=True)):
+            g = g + 5e-4 * p
+            velocity[k] = 0.9 * velocity[k] + g
+            expected.append(p - 0.1 * (0.9 * velocity[k] + g))
+        train_step(model, opt, x, y, None)
+        for p, e in zip(model.parameters(), expected, strict=True):
+            torch.testing.assert_close(p.detach(), e, rtol=1e-5, atol=1e-7)
+    assert before  # silence unused
+
+
+def test_forde_step_changes_members_differently_from_de():
+    torch.manual_seed(7)
+    x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    models = []
+    for rep in (None, Repulsion()):
+        torch.manual_seed(8)
+        model = EnsembleSmallCNN(3, 1, 10, 28)
+        opt = make_optimizer(model, 0.05)
+        for _ in range(3):
+            out = train_step(model, opt, x, y, rep)
+        models.append(model)
+        assert math.isfinite(out["nll"]) and math.isfinite(out["repulsion"])
+    assert not torch.allclose(models[0].conv1.weight, models[1].conv1.weight)
+
+
+def test_lr_schedule_shape():
+    assert lr_factor(0.0) == lr_factor(0.5) == 1.0
+    assert lr_factor(0.7) == pytest.approx(1 - 0.99 * 0.5)
+    assert lr_factor(0.9) == pytest.approx(0.01) and lr_factor(0.95) == 0.01
+
+
+def test_synthetic_corruptions_are_deterministic_and_grow_with_severity():
+    x = torch.rand(16, 1, 28, 28)
+    for name in corruption.SYNTHETIC:
+        a, b = corruption.corrupt(x, name, 3, seed=1), corruption.corrupt(x, name, 3, seed=1)
+        torch.testing.assert_close(a, b)
+        assert a.shape == x.shape and a.min() >= 0 and a.max() <= 1
+        change = [(corruption.corrupt(x, name, s) - x).abs().mean() for s in (1, 5)]
+        assert change[1] > change[0], name
+
+
+# ----------------------------------------------------------------------- slow
+@pytest.mark.slow
+def test_quick_preset_forde_raises_gradient_diversity_paired_by_seed(quick_workflow):
+    runs = Path(quick_workflow) / "results" / "forde" / "runs"
+
+    def scalars(experiment):
+        out = {}
+        for path in sorted((runs / experiment).glob("seed*/artifacts.npz")):
+            with np.load(path) as z:
+                out[path.parent.name] = dict(
+                    zip(z["scalar_names"].tolist(), z["scalar_values"].tolist(), strict=True)
+                )
+        return out
+
+    de, forde = scalars("de"), scalars("forde_pca")
+    assert len(de) >= 3 and set(de) == set(forde)
+    for seed in de:
+        assert forde[seed]["grad_cos"] > de[seed]["grad_cos"], seed
