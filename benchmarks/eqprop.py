@@ -1,0 +1,134 @@
+"""Seconds per training batch of EP (one-sided, symmetric) and truncated BPTT, ours
+against the original's way (an autograd graph of Φ rebuilt at every step), on random
+inputs:
+
+    python benchmarks/eqprop.py                      # both settings, 2 threads
+    python benchmarks/eqprop.py --setting quick --repeats 5
+
+* quick: the small MNIST CNN of spec §5 (1-16-32, kernels 5, max-pools, fc 10,
+  my_hard_sig, MSE), batch 64, T1 40, T2 10;
+* cifar10: the paper's CIFAR-10 CNN (3-128-256-512-512, fc 10, my_hard_sig, MSE),
+  batch 128, T1 10, T2 3.
+
+Each (estimator, implementation) pair is timed alternately (median of `--repeats`),
+so a busy machine slows both sides alike; wall and process CPU seconds are printed
+(on a machine shared with other jobs the CPU-time ratio is the more reliable one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from repro.eqprop import dynamics, estimators, reference  # noqa: E402
+from repro.eqprop.model import EnergyNet  # noqa: E402
+
+SETTINGS = {
+    "quick": dict(
+        net=dict(
+            in_shape=(1, 28, 28),
+            channels=(16, 32),
+            kernels=(5, 5),
+            strides=(1, 1),
+            paddings=(0, 0),
+            pools="mm",
+            fc=(10,),
+        ),
+        batch=64,
+        t1=40,
+        t2=10,
+    ),
+    "cifar10": dict(
+        net=dict(
+            in_shape=(3, 32, 32),
+            channels=(128, 256, 512, 512),
+            kernels=(3, 3, 3, 3),
+            strides=(1, 1, 1, 1),
+            paddings=(1, 1, 1, 0),
+            pools="mmmm",
+            fc=(10,),
+        ),
+        batch=128,
+        t1=10,
+        t2=3,
+    ),
+}
+
+
+def batch_fn(impl: str, estimator: str, model, x, y, t1: int, t2: int):
+    if estimator == "bptt":
+        update = estimators.bptt_update if impl == "ours" else reference.bptt_update
+        return lambda: update(model, x, y, t1, t2)
+    if impl == "ours":
+        return lambda: estimators.ep_update(model, x, y, estimator, 0.5, t1, t2)
+    return lambda: reference.ep_update(model, x, y, estimator, 0.5, t1, t2)
+
+
+def timed(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process); on a shared machine the CPU time is
+    the fairer measure, the wall time is what an idle machine would show."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--setting", choices=[*SETTINGS, "all"], default="all")
+    parser.add_argument("--estimators", nargs="+", default=["one_sided", "symmetric", "bptt"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--no-early-stop",
+        action="store_true",
+        help="run every step even after an exact fixed point (ours stops there by default)",
+    )
+    args = parser.parse_args()
+    dynamics.STOP_AT_FIXED_POINT = not args.no_early_stop
+    torch.set_num_threads(args.threads)
+    names = list(SETTINGS) if args.setting == "all" else [args.setting]
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), median of {args.repeats}, "
+        f"early stop at exact fixed points: {dynamics.STOP_AT_FIXED_POINT}"
+    )
+    print(
+        f"{'setting':8} {'estimator':10} {'original s':>11} {'ours s':>8} {'speed-up':>9}"
+        f" {'original cpu-s':>15} {'ours cpu-s':>11} {'cpu speed-up':>13}"
+    )
+    for name in names:
+        cfg = SETTINGS[name]
+        torch.manual_seed(0)
+        model = EnergyNet(**cfg["net"])
+        x = torch.rand(cfg["batch"], *cfg["net"]["in_shape"])
+        y = torch.randint(0, 10, (cfg["batch"],))
+        for estimator in args.estimators:
+            fns = {
+                impl: batch_fn(impl, estimator, model, x, y, cfg["t1"], cfg["t2"])
+                for impl in ("original", "ours")
+            }
+            for fn in fns.values():  # warm-up
+                fn()
+            times = {impl: [] for impl in fns}
+            for _ in range(args.repeats):
+                for impl, fn in fns.items():
+                    times[impl].append(timed(fn))
+            ref, ours = (statistics.median(w for w, _ in times[i]) for i in ("original", "ours"))
+            ref_cpu, ours_cpu = (
+                statistics.median(c for _, c in times[i]) for i in ("original", "ours")
+            )
+            print(
+                f"{name:8} {estimator:10} {ref:11.3f} {ours:8.3f} {ref / ours:8.2f}x"
+                f" {ref_cpu:15.3f} {ours_cpu:11.3f} {ref_cpu / ours_cpu:12.2f}x",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Gradient estimators (spec §1.4) and truncated BPTT (§1.5); each fills `p.grad`.
+
+EP: free phase (T1 steps, β = 0) to s*, nudged phase (T2 steps) to s^β, then
+* one-sided:   ĝ = -(1/β) [∂Φ^β/∂θ(s^β) - ∂Φ/∂θ(s*)],
+* random sign: the same with β's sign drawn fresh (p = ½) for every mini-batch,
+* symmetric:   ĝ = -(1/2β) [∂Φ^β/∂θ(s^β) - ∂Φ^{-β}/∂θ(s^{-β})], the +β and -β phases
+               run side by side as one batch of 2B.
+∂Φ/∂θ is autograd of the batch mean of Φ (one call for both states, batched).
+VF nets (§1.7) pair the pre-synaptic free state with the nudged post-synaptic states
+(default) or, with `same_update`, use the symmetric formula and then give B_n and
+W_{n+1} the average of their two gradients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from repro.eqprop.dynamics import free_phase, relax, relax_with_graph, split, stack
+from repro.eqprop.model import EnergyNet
+
+ESTIMATORS = ("one_sided", "random_sign", "symmetric")
+
+
+def contrast(model, x, y, a, b, denominator, pre=None) -> None:
+    """p.grad = batch mean of ∂/∂θ [Φ^{β_b}(s_b) - Φ^{β_a}(s_a)] / denominator.
+
+    `a`, `b`: (states, β). `pre` (VF default update): the free state used as
+    pre-synaptic input in both terms, `a`/`b` then being the post-synaptic states."""
+    (sa, beta_a), (sb, beta_b) = a, b
+    n = len(x)
+    betas = torch.cat(
+        [
+            torch.full((n,), float(beta_a), device=x.device),
+            torch.full((n,), float(beta_b), device=x.device),
+        ]
+    )
+    weights = torch.cat([torch.full((n,), -1.0, device=x.device), torch.ones(n, device=x.device)])
+    weights = weights / (n * denominator)
+    x2, y2 = torch.cat([x, x]), torch.cat([y, y])
+    model.zero_grad(set_to_none=True)
+    with torch.enable_grad():
+        if pre is None:
+            phi = model.phi(x2, y2, stack([sa, sb]), betas)
+        else:
+            phi = model.phi(x2, y2, stack([pre, pre]), betas, post=stack([sa, sb]))
+        (phi * weights.to(phi.dtype)).sum().backward()
+
+
+def _share_vf_update(model: EnergyNet) -> None:
+    """`--same-update`: B_n and W_{n+1} both get the mean of their two gradients."""
+    with torch.no_grad():
+        for n, b in enumerate(model.backward_synapses, start=1):
+            w = model.synapses[n].weight
+            common = 0.5 * (b.weight.grad + w.grad)
+            b.weight.grad.copy_(common)
+            w.grad.copy_(common)
+
+
+def ep_update(model: EnergyNet, x, y, estimator: str, beta: float, t1: int, t2: int):
+    """One EP estimate for the batch into p.grad; returns (s*, free-phase residual, β used)."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; expected one of {ESTIMATORS}")
+    ctx, s_free, residual = free_phase(model, x, y, t1)
+    vf_mixed = model.vf and not model.same_update
+    if estimator == "symmetric":
+        n = len(x)
+        betas = torch.cat([torch.full((n,), beta), torch.full((n,), -beta)]).to(x.device)
+        s_pos, s_neg = split(relax(model, ctx.repeat(2), stack([s_free, s_free]), t2, betas), 2)
+        a, b = (s_pos, beta), (s_neg, -beta)
+    else:
+        if estimator == "random_sign":  # numpy's global RNG, seeded and checkpointed by the run
+            beta = beta * (2 * np.random.randint(2) - 1)
+        a, b = (s_free, 0.0), (relax(model, ctx, s_free, t2, beta), beta)
+    contrast(model, x, y, a, b, a[1] - b[1], pre=s_free if vf_mixed else None)
+    if model.vf and model.same_update:
+        _share_vf_update(model)
+    return s_free, residual, beta
+
+
+def bptt_update(model: EnergyNet, x, y, t1: int, t2: int):
+    """Truncated BPTT: T1 - T2 steps without a graph, the last T2 with one; the loss
+    (batch mean) at the final state, backpropagated into p.grad. Returns the final state."""
+    if t2 > t1:
+        raise ValueError(f"BPTT needs T2 <= T1 (got T1={t1}, T2={t2})")
+    model.zero_grad(set_to_none=True)
+    with torch.enable_grad():
+        ctx = model.context(x, y)
+        s = relax(model, ctx, model.init_neurons(len(x), x.device, x.dtype), t1 - t2)
+        s = relax_with_graph(model, ctx, s, t2)
+        loss = model.loss_terms(s, y).mean()
+        loss.backward()
+    return [t.detach() for t in s], loss.item()

@@ -1,0 +1,127 @@
+"""The GDU check (spec §1.6, code `check_gdu`, `RMSE`, `compare_estimate`).
+
+On one batch: the per-step BPTT gradients over the last T2 steps of a T1-step free
+phase, against the per-step EP increments over T2 nudged steps started from the state
+after T1 free steps. Parameter series: EP_t = -(1/β)[∂Φ^β/∂θ(s_t) - ∂Φ^β/∂θ(s_{t-1})],
+BPTT_t = contribution of free step T1 - t + 1 (partial sums differenced, time reversed);
+neuron series: EP_t = (s_t - s_{t-1})/β, BPTT_t = -B ∂L/∂s(T1 - t + 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from repro.eqprop.dynamics import relax, relax_with_graph
+from repro.eqprop.estimators import contrast
+from repro.eqprop.model import EnergyNet
+
+
+def _grads(model: EnergyNet) -> dict[str, torch.Tensor]:
+    return {
+        name: (p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p))
+        for name, p in model.tensor_names().items()
+    }
+
+
+def bptt_series(model: EnergyNet, x, y, t1: int, t2: int) -> dict[str, np.ndarray]:
+    """Per-step BPTT gradients, time t = 1..T2 running backwards from the end of the free
+    phase (the original's K loop: partial sums over the last T2 - K steps)."""
+    with torch.no_grad():
+        ref = relax(
+            model, model.context(x, y), model.init_neurons(len(x), x.device, x.dtype), t1 - t2
+        )
+    partial, neuron = [], []
+    for k in range(t2 + 1):
+        ctx = model.context(x, y)
+        leaves = [t.detach().requires_grad_() for t in relax(model, ctx, ref, k)]
+        s = relax_with_graph(model, ctx, leaves, t2 - k)
+        loss = model.loss_terms(s, y).sum() / len(x)
+        model.zero_grad(set_to_none=True)
+        loss.backward()
+        if k < t2:
+            partial.append(_grads(model))
+        if k > 0:
+            neuron.append(
+                [
+                    -len(x) * (leaf.grad if leaf.grad is not None else torch.zeros_like(leaf))
+                    for leaf in leaves
+                ]
+            )
+    series = {}
+    for name in partial[0]:
+        sums = torch.stack([p[name] for p in partial])  # sums[k]: steps k..T2-1
+        steps = sums - torch.cat([sums[1:], torch.zeros_like(sums[:1])])
+        series[name] = steps.flip(0).cpu().numpy()
+    for n in range(model.n_layers):
+        series[f"s{n + 1}"] = torch.stack([g[n] for g in neuron]).flip(0).cpu().numpy()
+    return series
+
+
+def ep_series(model: EnergyNet, x, y, t1: int, t2: int, beta: float) -> dict[str, np.ndarray]:
+    """Per-step EP increments over T2 nudged steps from the state after T1 free steps."""
+    ctx = model.context(x, y)
+    with torch.no_grad():
+        s = relax(model, ctx, model.init_neurons(len(x), x.device, x.dtype), t1)
+    params, neurons = [], []
+    for _ in range(t2):
+        nxt = relax(model, ctx, s, 1, beta)
+        contrast(model, x, y, (s, beta), (nxt, beta), -beta)  # both Φ terms with β (§6.2.8)
+        params.append(_grads(model))
+        neurons.append([(b - a) / beta for a, b in zip(s, nxt, strict=True)])
+        s = nxt
+    series = {name: torch.stack([p[name] for p in params]).cpu().numpy() for name in params[0]}
+    for n in range(model.n_layers):
+        series[f"s{n + 1}"] = torch.stack([g[n] for g in neurons]).cpu().numpy()
+    return series
+
+
+# ------------------------------------------------------------------ metrics
+def rmse(ep: np.ndarray, bptt: np.ndarray) -> float:
+    """The code's "RMSE": per element sqrt(mean_t (EP-BPTT)²) / (1e-10 + max(rms EP,
+    rms BPTT)), averaged over elements."""
+    diff = np.sqrt(np.mean((ep - bptt) ** 2, axis=0))
+    scale = np.maximum(np.sqrt(np.mean(ep**2, axis=0)), np.sqrt(np.mean(bptt**2, axis=0)))
+    return float(np.mean(diff / (1e-10 + scale)))
+
+
+def sign_error(ep: np.ndarray, bptt: np.ndarray) -> float:
+    """Share of (t, element) where EP and BPTT have opposite signs."""
+    return float(np.mean(ep * bptt < 0))
+
+
+def relative_error(ep: np.ndarray, bptt: np.ndarray) -> float:
+    """‖Σ_t EP - Σ_t BPTT‖ / ‖Σ_t BPTT‖ of the accumulated estimate (spec §5 Q1)."""
+    total = bptt.sum(0)
+    return float(np.linalg.norm(ep.sum(0) - total) / np.linalg.norm(total))
+
+
+def closeness(ep_plus: np.ndarray, ep_minus: np.ndarray, bptt: np.ndarray) -> float:
+    """`compare_estimate`: mean over elements of 2|sym - BPTT| / (|EP₊ - BPTT| + |EP₋ -
+    BPTT|) on the estimates summed over time (1 = as close as one-sided, 0.5 = 2x closer)."""
+    plus, minus, total = ep_plus.sum(0), ep_minus.sum(0), bptt.sum(0)
+    sym = 0.5 * (plus + minus)
+    denom = np.abs(plus - total) + np.abs(minus - total)
+    ok = denom > 0
+    return float(np.mean(2 * np.abs(sym - total)[ok] / denom[ok])) if ok.any() else float("nan")
+
+
+def check(model: EnergyNet, x, y, t1: int, t2: int, beta: float) -> dict:
+    """Series and metrics of one GDU check at ±β: {"bptt", "plus", "minus", "metrics"}.
+    metrics[tensor] holds rel_err/rmse/sign_err for plus, minus, sym, and closeness."""
+    if model.vf:
+        raise NotImplementedError("the GDU check needs a network with a primitive function")
+    bptt = bptt_series(model, x, y, t1, t2)
+    plus = ep_series(model, x, y, t1, t2, beta)
+    minus = ep_series(model, x, y, t1, t2, -beta)
+    metrics = {}
+    for name, g in bptt.items():
+        sym = 0.5 * (plus[name] + minus[name])
+        row = {}
+        for label, ep in (("plus", plus[name]), ("minus", minus[name]), ("sym", sym)):
+            row[f"rel_err_{label}"] = relative_error(ep, g)
+            row[f"rmse_{label}"] = rmse(ep, g)
+            row[f"sign_err_{label}"] = sign_error(ep, g)
+        row["closeness"] = closeness(plus[name], minus[name], g)
+        metrics[name] = row
+    return {"bptt": bptt, "plus": plus, "minus": minus, "metrics": metrics}
