@@ -1,0 +1,82 @@
+"""enkf: Yegenoglu et al., "Ensemble Kalman Filter Optimizing Deep Neural Networks" (LOD 2020).
+
+Spec: shared/papers/enkf.md; choices: docs/enkf.md. This module only declares what
+each figure, table and the scorecard are made from (torch-free).
+"""
+
+from repro.registry import Needs
+
+GD_STATS = ("gd_sgd_std1", "gd_adam_std1")
+GD_FIG5 = ("gd_sgd_std1", "gd_sgd_std3", "gd_adam_std1", "gd_adam_std3")
+# The plain sigmoid / sigma 0.1 runs: a variant is compared with the one of equal J.
+PLAIN = ("enkf", "enkf_size1", "enkf_size2")
+
+FIGURES = {
+    "fig1": Needs(
+        experiments=(*PLAIN, "enkf_sigma1", "sgd"),
+        caption="Fig. 1: test error (%) of the EnKF ensemble-mean network and of SGD "
+        "(N(0,1) init, lr 0.1, momentum 0.9) per checkpoint, mean ± 1 std (population) "
+        "over seeds; a 100 % point is prepended at position 0 as in the paper. SGD in two "
+        "cadences: one test per EnKF checkpoint period of SGD steps, and evenly spaced "
+        "over one SGD epoch. Dotted: EnKF with sigma = 1 (caption's sigma).",
+    ),
+    "fig3": Needs(
+        experiments=GD_STATS,
+        artifacts=True,
+        caption="Fig. 3: per-iteration mean ± std (error bars every 10th iteration) of the "
+        "activations in the first epoch of gradient descent: conv1 sigmoid, conv2 sigmoid, "
+        "softmax of the logits; SGD (left) and Adam (right), N(0,1) init, first seed.",
+    ),
+    "fig4": Needs(
+        experiments=GD_STATS,
+        artifacts=True,
+        caption="Fig. 4: distributions of the back-propagated weight gradients (averaged "
+        "over the output axis) per layer, one curve per snapshot of the first epoch; "
+        "SGD (top) and Adam (bottom), first seed.",
+    ),
+    "fig5": Needs(
+        experiments=GD_FIG5,
+        caption="Fig. 5: test error (%) per epoch of gradient descent for SGD and Adam "
+        "with N(0,1) and N(0,9) weight initialisation (epoch 0 = initial network).",
+    ),
+    "fig6": Needs(
+        experiments=GD_STATS,
+        artifacts=True,
+        caption="Fig. 6: per-iteration weight-gradient mean ± std (error bars every 10th "
+        "iteration) per layer over the saved epochs, concatenated; SGD (top), Adam "
+        "(bottom), first seed.",
+    ),
+    "fig7": Needs(
+        experiments=GD_STATS,
+        artifacts=True,
+        caption="Fig. 7: distributions (KDE) of the per-iteration activation means, one "
+        "curve per saved epoch, per layer; SGD (top), Adam (bottom), first seed.",
+    ),
+    "fig8a": Needs(
+        experiments=PLAIN,
+        caption="Fig. 8a: EnKF test error per checkpoint for three ensemble sizes "
+        "(mean over the experiment's seeds; single runs in the paper).",
+    ),
+    "fig8b": Needs(
+        experiments=(*PLAIN, "enkf_relu", "enkf_tanh"),
+        caption="Fig. 8b: EnKF test error per checkpoint with logistic (sigmoid), ReLU and "
+        "tanh activations.",
+    ),
+    "fig9": Needs(
+        experiments=("enkf", "enkf_adaptive"),
+        caption="Fig. 9: adaptive change of ensemble size and repetitions (spec §1.4). "
+        "Left: test error per checkpoint, fixed vs adaptive. Right: ensemble size "
+        "(squares, left axis) and repetitions (stars, right axis) at each application of "
+        "the rule (first seed).",
+    ),
+}
+
+TABLES = {
+    "fig1": Needs(
+        experiments=("enkf", "sgd"),
+        caption="Fig. 1 numbers: test error (%) per checkpoint, ours (mean ± population "
+        "std over seeds) beside the values digitised from the paper's figure.",
+    ),
+}
+
+SCORECARD = Needs(kinds=("enkf", "gd"), artifacts=True)  # per-seed SGD errors
