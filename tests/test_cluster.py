@@ -1,6 +1,7 @@
 """`snakemake --profile profiles/slurm` on a real (single-node) SLURM cluster.
 
-The cluster is started by tests/cluster/slurm.sh (Debian packages; needs root and apt).
+The cluster is started by tests/cluster/slurm.sh (Debian packages; needs root and apt)
+when REPRO_TEST_CLUSTER=1 (it installs system packages and starts daemons).
 The smoke preset runs through the SLURM executor, with optlab's Part-1 training asking
 for a GPU (tests/cluster/gpu-smoke.yaml); SLURM's accounting records then say where
 each training job ran and what it asked for, and the figures must match a local run.
@@ -25,6 +26,8 @@ pytestmark = pytest.mark.slow
 
 
 def _why_not() -> str | None:
+    if os.environ.get("REPRO_TEST_CLUSTER") != "1":
+        return "set REPRO_TEST_CLUSTER=1 to start a local SLURM cluster and run this test"
     if os.geteuid() != 0:
         return "the test cluster needs root (it installs and starts SLURM daemons)"
     if shutil.which("apt-get") is None:
