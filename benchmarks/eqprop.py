@@ -1,6 +1,7 @@
 """Seconds per training batch of EP (one-sided, symmetric) and truncated BPTT, ours
-against the original's way (an autograd graph of Φ rebuilt at every step), on random
-inputs:
+against the original's way (an autograd graph of Φ rebuilt at every step, re-implemented
+in `repro.eqprop.reference`: "autograd-Φ") and against the original code's own times on
+this 2-core machine (issue 4: "orig"), on random inputs:
 
     python benchmarks/eqprop.py                      # both settings, 2 threads
     python benchmarks/eqprop.py --setting quick --repeats 5
@@ -29,6 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from repro.eqprop import dynamics, estimators, reference  # noqa: E402
 from repro.eqprop.model import EnergyNet  # noqa: E402
+
+# Seconds per batch of the original implementation on this 2-core machine (issue 4).
+ORIGINAL = {("quick", "symmetric"): 0.51, ("quick", "bptt"): 0.44,
+            ("cifar10", "symmetric"): 20.0, ("cifar10", "bptt"): 11.0}  # fmt: skip
 
 SETTINGS = {
     "quick": dict(
@@ -99,8 +104,9 @@ def main() -> None:
         f"early stop at exact fixed points: {dynamics.STOP_AT_FIXED_POINT}"
     )
     print(
-        f"{'setting':8} {'estimator':10} {'original s':>11} {'ours s':>8} {'speed-up':>9}"
-        f" {'original cpu-s':>15} {'ours cpu-s':>11} {'cpu speed-up':>13}"
+        f"{'setting':8} {'estimator':10} {'autograd-Φ s':>12} {'ours s':>8} {'speed-up':>9}"
+        f" {'autograd-Φ cpu-s':>16} {'ours cpu-s':>11} {'cpu speed-up':>13}"
+        f" {'orig s':>7} {'vs orig':>8}"
     )
     for name in names:
         cfg = SETTINGS[name]
@@ -123,9 +129,11 @@ def main() -> None:
             ref_cpu, ours_cpu = (
                 statistics.median(c for _, c in times[i]) for i in ("original", "ours")
             )
+            orig = ORIGINAL.get((name, estimator))
+            vs_orig = f"{orig:7.2f} {orig / ours:7.2f}x" if orig else f"{'-':>7} {'-':>8}"
             print(
-                f"{name:8} {estimator:10} {ref:11.3f} {ours:8.3f} {ref / ours:8.2f}x"
-                f" {ref_cpu:15.3f} {ours_cpu:11.3f} {ref_cpu / ours_cpu:12.2f}x",
+                f"{name:8} {estimator:10} {ref:12.3f} {ours:8.3f} {ref / ours:8.2f}x"
+                f" {ref_cpu:16.3f} {ours_cpu:11.3f} {ref_cpu / ours_cpu:12.2f}x {vs_orig}",
                 flush=True,
             )
 

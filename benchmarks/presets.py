@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("papers", nargs="*", help="paper keys (default: all configured)")
     parser.add_argument("--preset", choices=["smoke", "quick", "paper"], default="quick")
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--slowest", type=int, default=5, help="list this many slowest jobs")
     args = parser.parse_args()
 
     configs = [REPO / "config/config.yaml"]
@@ -66,17 +67,19 @@ def main() -> None:
             if result.returncode != 0:
                 print(f"{paper}: FAILED after {seconds:.0f} s\n{result.stderr[-2000:]}")
                 continue
-            per_rule = collections.Counter()
-            jobs = 0
-            for tsv in Path(workdir, "results/benchmarks").rglob("*.tsv"):
+            per_rule, per_job = collections.Counter(), collections.Counter()
+            root = Path(workdir, "results/benchmarks")
+            for tsv in root.rglob("*.tsv"):
                 with open(tsv) as fh:
-                    row = next(csv.DictReader(fh, delimiter="\t"))
-                per_rule[tsv.relative_to(Path(workdir, "results/benchmarks")).parts[0]] += float(
-                    row["s"]
-                )
+                    job_seconds = float(next(csv.DictReader(fh, delimiter="\t"))["s"])
+                rel = tsv.relative_to(root)
+                per_rule[rel.parts[0]] += job_seconds
+                per_job[str(rel.with_suffix(""))] += job_seconds
             jobs = result.stderr.count("Finished jobid")
             slow = ", ".join(f"{rule} {s:.0f} s" for rule, s in per_rule.most_common(3))
             print(f"{paper}: {seconds:.0f} s wall, {jobs} jobs (summed job time: {slow})")
+            for job, s in per_job.most_common(args.slowest):
+                print(f"    {s:6.1f} s  {job}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import io
 import shutil
 import tarfile
 import threading
+import zipfile
 
 import numpy as np
 import pytest
@@ -161,12 +162,193 @@ def test_archive_members_are_extracted_and_verified(tmp_path, monkeypatch):
     assert not (tmp_path / "dest/pack.tar.gz").exists()
 
 
+MEMBERS = {"set/a.bin": b"a" * 3000, "set/sub/b.txt": b"bee\n", "set/c.npy": bytes(range(256))}
+
+
+def _tar(members, extra=()) -> bytes:
+    """An uncompressed tar of `members` (path -> bytes), a directory entry, and `extra`
+    TarInfo objects added as they are."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        directory = tarfile.TarInfo("./set")
+        directory.type = tarfile.DIRTYPE
+        tar.addfile(directory)
+        for name, blob in members.items():
+            info = tarfile.TarInfo(f"./{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+        for info in extra:
+            tar.addfile(info, io.BytesIO(b"x" * info.size) if info.isreg() else None)
+    return buffer.getvalue()
+
+
+def _zip(members) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("set/", b"")  # a directory entry
+        for name, blob in members.items():
+            zf.writestr(name, blob)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def archived(tmp_path, monkeypatch):
+    """Register an archive-checksummed dataset `name` whose archive `blob` is in the mirror."""
+
+    def register(name: str, archive_name: str, blob: bytes, md5: str | None = None):
+        (tmp_path / "mirror").mkdir(exist_ok=True)
+        (tmp_path / "mirror" / archive_name).write_bytes(blob)
+        archive = data.DataFile(archive_name, md5 or _md5(blob))
+        monkeypatch.setitem(data.REGISTRY, name, data.Dataset(name, (), archive=archive))
+        return tmp_path / "mirror"
+
+    return register
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_archive_checksummed_manifest_lists_every_member(tmp_path, archived, kind):
+    blob = _tar(MEMBERS) if kind == "tar" else _zip(MEMBERS)
+    mirror = archived("whole", f"whole.{kind}", blob)
+    manifest = data.fetch("whole", tmp_path / "dest", mirror=mirror, log=lambda *_: None)
+    assert manifest["files"] == {rel: _md5(b) for rel, b in MEMBERS.items()}
+    assert manifest["sources"] == {f"whole.{kind}": f"mirror:{mirror / f'whole.{kind}'}"}
+    assert manifest["archive"] == {f"whole.{kind}": _md5(blob)}
+    assert (tmp_path / "dest/set/sub/b.txt").read_bytes() == b"bee\n"
+    assert not (tmp_path / "dest" / f"whole.{kind}").exists()  # archive removed
+    assert data.check_manifest(tmp_path / "dest/manifest.json")["files"] == manifest["files"]
+
+
+def test_archive_checksummed_wrong_archive_md5_names_file(tmp_path, archived):
+    expected = "0" * 32
+    mirror = archived("whole", "whole.tar", _tar(MEMBERS), md5=expected)
+    with pytest.raises(data.DataError) as err:
+        data.fetch("whole", tmp_path / "dest", mirror=mirror)
+    message = str(err.value)
+    assert str(mirror / "whole.tar") in message and expected in message
+    assert _md5(_tar(MEMBERS)) in message  # the actual md5
+    assert not (tmp_path / "dest/manifest.json").exists()
+    assert not (tmp_path / "dest/set").exists()
+
+
+def _link(name, target, kind=tarfile.SYMTYPE):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info
+
+
+def _file(name, size=4):
+    info = tarfile.TarInfo(name)
+    info.size = size
+    return info
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [_file("../escape.txt"), _file("set/../../escape.txt"), _file("/tmp/escape.txt")],
+    ids=["dotdot", "nested-dotdot", "absolute"],
+)
+def test_archive_checksummed_refuses_path_traversal_in_tar(tmp_path, archived, bad):
+    mirror = archived("whole", "whole.tar", _tar(MEMBERS, extra=[bad]))
+    with pytest.raises(data.DataError, match=r"refusing member .*escape\.txt"):
+        data.fetch("whole", tmp_path / "deep/dest", mirror=mirror)
+    assert not (tmp_path / "deep/escape.txt").exists() and not (tmp_path / "escape.txt").exists()
+    assert not (tmp_path / "deep/dest/manifest.json").exists()
+
+
+def test_archive_checksummed_refuses_links_and_zip_traversal(tmp_path, archived):
+    mirror = archived("linked", "linked.tar", _tar(MEMBERS, extra=[_link("set/l", "/etc/passwd")]))
+    with pytest.raises(data.DataError, match="set/l"):
+        data.fetch("linked", tmp_path / "dest1", mirror=mirror)
+    mirror = archived("zipped", "zipped.zip", _zip({**MEMBERS, "../escape.txt": b"x"}))
+    with pytest.raises(data.DataError, match=r"refusing member '\.\./escape\.txt'"):
+        data.fetch("zipped", tmp_path / "dest2", mirror=mirror)
+    assert not (tmp_path / "escape.txt").exists()
+    assert not (tmp_path / "dest2/manifest.json").exists()
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_archive_checksummed_does_not_write_through_symlinks(tmp_path, archived, kind):
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "dest").mkdir()
+    (tmp_path / "dest/set").symlink_to(tmp_path / "outside")
+    mirror = archived("whole", f"whole.{kind}", _tar(MEMBERS) if kind == "tar" else _zip(MEMBERS))
+    with pytest.raises(data.DataError, match="refusing member"):
+        data.fetch("whole", tmp_path / "dest", mirror=mirror)
+    assert list((tmp_path / "outside").iterdir()) == []
+
+
+def test_archive_checksummed_check_manifest_detects_modified_member(tmp_path, archived):
+    mirror = archived("whole", "whole.zip", _zip(MEMBERS))
+    data.fetch("whole", tmp_path / "dest", mirror=mirror, log=lambda *_: None)
+    (tmp_path / "dest/set/c.npy").write_bytes(b"changed")
+    with pytest.raises(data.DataError) as err:
+        data.check_manifest(tmp_path / "dest/manifest.json")
+    assert "set/c.npy" in str(err.value) and _md5(MEMBERS["set/c.npy"]) in str(err.value)
+
+
+def _tiny_imagenet(root, wnids=("n02", "n01"), per_class=3, val=(("n01", 2), ("n02", 1))):
+    """A miniature tiny-imagenet-200 folder: wnids.txt (unsorted on purpose), train JPEGs
+    whose red channel encodes the class, val images + val_annotations.txt."""
+    from PIL import Image
+
+    base = root / "tiny-imagenet-200"
+    (base / "wnids.txt").parent.mkdir(parents=True)
+    (base / "wnids.txt").write_text("\n".join(wnids) + "\n")
+    blobs = {}
+
+    def image(path, red):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pixels = np.zeros((64, 64, 3), dtype=np.uint8)
+        pixels[..., 0] = red
+        Image.fromarray(pixels).save(path, quality=95)
+
+    for wnid in wnids:
+        for k in range(per_class):
+            image(base / f"train/{wnid}/images/{wnid}_{k}.JPEG", 200 if wnid == "n02" else 40)
+    lines = []
+    for k, (wnid, _) in enumerate(v for v in val for _ in range(v[1])):
+        image(base / f"val/images/val_{k}.JPEG", 200 if wnid == "n02" else 40)
+        lines.append(f"val_{k}.JPEG\t{wnid}\t0\t0\t63\t63")
+    (base / "val/val_annotations.txt").write_text("\n".join(lines) + "\n")
+    for path in sorted(base.rglob("*")):
+        if path.is_file():
+            blobs[path.relative_to(root).as_posix()] = path.read_bytes()
+    return blobs
+
+
+def test_load_images_reads_tinyimagenet(tmp_path, archived):
+    from repro import pca
+
+    blobs = _tiny_imagenet(tmp_path / "src")
+    mirror = archived("tinyimagenet", "tiny-imagenet-200.zip", _zip(blobs))
+    dest = tmp_path / "data/tinyimagenet"
+    manifest = data.fetch("tinyimagenet", dest, mirror=mirror, log=lambda *_: None)
+    assert len(manifest["files"]) == len(blobs) == 2 + 6 + 3
+    d = data.load_images(str(dest / "manifest.json"))
+    assert d.name == "tinyimagenet"
+    assert d.x_train.shape == (6, 3, 64, 64) and d.x_test.shape == (3, 3, 64, 64)
+    assert d.x_train.dtype == np.uint8 and d.y_train.dtype == np.int64
+    # labels index the sorted wnids (n01 -> 0, n02 -> 1), whatever wnids.txt's order
+    assert d.y_train.tolist() == [0, 0, 0, 1, 1, 1] and d.y_test.tolist() == [0, 0, 1]
+    red = d.x_train[:, 0].mean(axis=(1, 2))
+    assert np.all(np.abs(red - np.where(d.y_train == 1, 200, 40)) < 3)  # JPEG rounding
+    assert np.all(np.abs(d.x_test[:, 0].mean(axis=(1, 2)) - [40, 40, 200]) < 3)
+    result, meta = pca.dataset_pca(dest / "manifest.json")  # what compute_pca runs
+    assert result.mean.shape == (3 * 64 * 64,) and str(meta["dataset"]) == "tinyimagenet"
+    assert meta["input_shape"].tolist() == [3, 64, 64]
+
+
 def test_registry_has_the_required_datasets():
-    assert {"mnist", "fashion_mnist", "cifar10", "cifar100", "iris", "auto_mpg"} <= set(
-        data.REGISTRY
-    )
+    required = {"mnist", "fashion_mnist", "cifar10", "cifar100", "iris", "auto_mpg"}
+    corrupted = {"cifar10_c", "cifar100_c", "tinyimagenet", "tinyimagenet_c"}
+    assert required | corrupted <= set(data.REGISTRY)
     for dataset in data.REGISTRY.values():
         assert all(len(f.md5) == 32 for f in dataset.files)
+        assert dataset.archive is None or len(dataset.archive.md5) == 32
+        assert dataset.urls and all(u.endswith("/") for u in dataset.urls)
+    for name in corrupted:  # archive-checksummed
+        assert data.REGISTRY[name].files == () and data.REGISTRY[name].archive is not None
+    assert "not verified" in data.REGISTRY["tinyimagenet_c"].note
 
 
 def test_mnist_loads_like_torchvision_says(manifests):

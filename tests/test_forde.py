@@ -325,6 +325,67 @@ def test_synthetic_corruptions_are_deterministic_and_grow_with_severity():
         assert change[1] > change[0], name
 
 
+def _manifest(root: Path, name: str) -> Path:
+    """A manifest.json listing every file under `root` (as download_dataset writes it)."""
+    from repro import data
+    from repro.io import write_json
+
+    files = {
+        f.relative_to(root).as_posix(): data.md5sum(f)
+        for f in sorted(root.rglob("*"))
+        if f.is_file()
+    }
+    write_json(root / "manifest.json", {"name": name, "files": files})
+    return root / "manifest.json"
+
+
+def test_corrupted_sets_come_from_the_rule_given_manifests(tmp_path):
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from repro.data import DataError
+    from repro.forde.train import corrupted_sets
+
+    c10 = tmp_path / "cifar10_c/CIFAR-10-C"
+    c10.mkdir(parents=True)
+    rows = np.arange(50000)
+    np.save(c10 / "labels.npy", rows % 10)
+    np.save(c10 / "fog.npy", np.repeat((rows // 10000).astype(np.uint8), 12).reshape(-1, 2, 2, 3))
+    tin = tmp_path / "tinyimagenet_c/Tiny-ImageNet-C"
+    for kind in ("fog", "blur"):
+        for severity in range(1, 6):
+            for wnid in ("n02", "n01"):
+                (tin / kind / str(severity) / wnid).mkdir(parents=True)
+                pixels = np.full((64, 64, 3), 10 * severity, dtype=np.uint8)
+                Image.fromarray(pixels).save(tin / kind / str(severity) / wnid / "v.JPEG")
+    notes = []
+    run = SimpleNamespace(
+        manifests={
+            name: _manifest(tmp_path / name, name) for name in ("cifar10_c", "tinyimagenet_c")
+        },
+        note=notes.append,
+    )
+    p = {"corruptions": {"source": "cifar10_c", "types": ["fog"], "seed": 0}, "corrupt_subset": 2}
+    cells = list(corrupted_sets(run, p, None, None))
+    assert [(n, s) for n, s, _, _ in cells] == [("fog", s) for s in range(1, 6)]
+    for _, severity, x, y in cells:
+        assert x.shape == (2, 3, 2, 2) and torch.all(x == severity - 1) and y.tolist() == [0, 1]
+    p = {
+        "corruptions": {"source": "tinyimagenet_c", "types": [], "seed": 0},
+        "corrupt_subset": None,
+    }
+    cells = list(corrupted_sets(run, p, None, None))
+    assert [(n, s) for n, s, _, _ in cells] == [
+        (n, s) for n in ("blur", "fog") for s in range(1, 6)
+    ]
+    assert all(x.shape == (2, 3, 64, 64) and y.tolist() == [0, 1] for _, _, x, y in cells)
+    assert abs(float(cells[2][2].float().mean()) - 30) < 2 and "2 corruption types" in notes[0]
+    (tin / "fog/1/n01/v.JPEG").write_bytes(b"tampered")  # the manifest is re-checked
+    with pytest.raises(DataError, match="v.JPEG"):
+        list(corrupted_sets(run, p, None, None))
+
+
 # ----------------------------------------------------------------------- slow
 @pytest.mark.slow
 def test_quick_preset_forde_raises_gradient_diversity_paired_by_seed(quick_workflow):

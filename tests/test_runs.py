@@ -131,3 +131,19 @@ def test_check_finite():
     run = runs.Run("p", "e", 0, {}, run_dir=None)
     assert run.check_finite(1, 0.5) and run.status == "ok"
     assert not run.check_finite(2, float("inf")) and run.status == "diverged"
+
+
+def test_large_datasets_are_summarised_in_the_run_record(tmp_path):
+    """run.json lists each file's md5 for small datasets; for archive datasets with
+    hundreds of thousands of files it keeps a count and a digest that any change moves."""
+    files = {f"Tiny/{i}.JPEG": f"{i:032x}" for i in range(runs.MAX_LISTED_FILES + 1)}
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"name": "big", "files": files}))
+    record = runs.dataset_record(manifest)
+    assert record["n_files"] == len(files) and "md5" not in record
+    files["Tiny/0.JPEG"] = "f" * 32
+    manifest.write_text(json.dumps({"name": "big", "files": files}))
+    assert runs.dataset_record(manifest)["files_digest"] != record["files_digest"]
+    small = {k: files[k] for k in list(files)[:3]}
+    manifest.write_text(json.dumps({"name": "small", "files": small}))
+    assert runs.dataset_record(manifest)["md5"] == small

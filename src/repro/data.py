@@ -11,6 +11,12 @@ data root (so `resources/data/mnist/MNIST/raw/...`). A file is taken, in order, 
 Every file is checked against its md5 wherever it comes from. A mismatch is an error
 naming the file, the expected and the actual checksum; nothing is re-used silently.
 `fetch` writes `manifest.json` last, so the manifest's existence means "verified".
+
+A dataset whose per-file md5s are not known (`files=()` with an `archive`) is
+"archive-checksummed": the archive (mirror, else download) is checked against its md5,
+every member is extracted (refusing absolute paths, `..` and non-regular files), and
+the md5 of each extracted file goes into the manifest, which `check_manifest` verifies
+on every later load like any other.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import pickle
 import shutil
 import tarfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -46,12 +53,16 @@ class DataFile:
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    files: tuple[DataFile, ...]
+    files: tuple[DataFile, ...]  # () with an archive: archive-checksummed (module docstring)
     urls: tuple[str, ...] = ()  # base URLs; a file is fetched from base + its file name
-    archive: DataFile | None = None  # tarball holding `files` (fetched from `urls` + name)
+    archive: DataFile | None = None  # tar or zip holding `files` (fetched from `urls` + name)
     kind: str = "images"  # images | table
     note: str = ""
     extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        if not self.files and self.archive is None:
+            raise ValueError(f"dataset {self.name!r}: no files and no archive")
 
 
 def _idx(folder: str, md5s: tuple[str, str, str, str]) -> tuple[DataFile, ...]:
@@ -140,6 +151,38 @@ REGISTRY: dict[str, Dataset] = {
             kind="table",
             note="UCI original: whitespace separated, '?' for missing horsepower",
         ),
+        # Archive-checksummed (per-file md5s unknown): the manifest records what was extracted.
+        Dataset(
+            "cifar10_c",
+            (),
+            urls=("https://zenodo.org/records/2535967/files/",),
+            archive=DataFile("CIFAR-10-C.tar", "56bf5dcef84df0e2308c6dcbcbbd8499"),
+            note="CIFAR-10-C/<type>.npy (19 types, severities 1-5 stacked) + labels.npy",
+        ),
+        Dataset(
+            "cifar100_c",
+            (),
+            urls=("https://zenodo.org/records/3555552/files/",),
+            archive=DataFile("CIFAR-100-C.tar", "11f0ed0f1191edbf9fa23466ae6021d3"),
+            note="CIFAR-100-C/<type>.npy (19 types, severities 1-5 stacked) + labels.npy",
+        ),
+        Dataset(
+            "tinyimagenet",
+            (),
+            urls=("http://cs231n.stanford.edu/",),
+            archive=DataFile("tiny-imagenet-200.zip", "90528d7ca1a48142e341f4ef8d21d0de"),
+            note="tiny-imagenet-200/: train/<wnid>/images, val/images + val_annotations.txt",
+        ),
+        Dataset(
+            "tinyimagenet_c",
+            (),
+            urls=("https://zenodo.org/records/2536630/files/",),
+            archive=DataFile("Tiny-ImageNet-C.tar", "3d9c6e89c2609aeb4198f84c8edd1ff0"),
+            note=(
+                "Tiny-ImageNet-C/<type>/<severity>/<wnid>/*.JPEG; the archive md5 is not "
+                "verified against the Zenodo record"
+            ),
+        ),
     )
 }
 
@@ -159,9 +202,9 @@ def md5sum(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def verify(path: Path, expected: str, what: str) -> None:
-    """Raise DataError naming `path` unless its md5 is `expected`."""
-    actual = md5sum(path)
+def verify(path: Path, expected: str, what: str, actual: str | None = None) -> None:
+    """Raise DataError naming `path` unless its md5 (`actual`, if already known) is `expected`."""
+    actual = actual or md5sum(path)
     if actual != expected:
         raise DataError(
             f"{what} '{path}' is corrupted or truncated: md5 {actual}, expected {expected} "
@@ -184,11 +227,26 @@ def resolve_mirror(mirror: str | Path | None) -> Path | None:
 def fetch(name: str, dest: str | Path, mirror: str | Path | None = None, log=print) -> dict:
     """Make every file of dataset `name` present and verified under `dest`; write its manifest.
 
-    Returns the manifest (name, files with md5, and where each file came from).
+    Returns the manifest (name, files with md5, and where each file came from; for an
+    archive-checksummed dataset, where the archive came from).
     """
     dataset = get(name)
     dest = Path(dest)
     mirror_dir = resolve_mirror(mirror)
+    if not dataset.files:
+        archive, source = _get_archive(dataset, dest, mirror_dir, log)
+        files = _extract(archive, dest)
+        archive.unlink()
+        log(f"{name}: {len(files)} files extracted from {dataset.archive.path}")
+        manifest = {
+            "name": name,
+            "archive": {dataset.archive.path: dataset.archive.md5},
+            "files": files,
+            "sources": {dataset.archive.path: source},
+            "note": dataset.note,
+        }
+        write_json(dest / "manifest.json", manifest)
+        return manifest
     sources: dict[str, str] = {}
     pending: list[DataFile] = []
     for f in dataset.files:
@@ -203,8 +261,8 @@ def fetch(name: str, dest: str | Path, mirror: str | Path | None = None, log=pri
         else:
             pending.append(f)
     if pending and dataset.archive is not None:
-        archive = _get_archive(dataset, dest, mirror_dir, log)
-        _extract(archive, pending, dest)
+        archive, _ = _get_archive(dataset, dest, mirror_dir, log)
+        _extract(archive, dest, {f.path: f.md5 for f in pending})
         for f in pending:
             sources[f.path] = f"archive:{dataset.archive.path}"
         archive.unlink()
@@ -252,29 +310,72 @@ def _download(dataset: Dataset, f: DataFile, target: Path, mirror_dir, log) -> s
     )
 
 
-def _get_archive(dataset: Dataset, dest: Path, mirror_dir, log) -> Path:
+def _get_archive(dataset: Dataset, dest: Path, mirror_dir, log) -> tuple[Path, str]:
+    """The verified archive under `dest` (from the mirror, else downloaded) and its source."""
     archive = dataset.archive
     target = dest / archive.path
     if mirror_dir is not None and (mirror_dir / archive.path).exists():
+        log(f"{dataset.name}: copying {archive.path} from the mirror")
         _copy_verified(mirror_dir / archive.path, target, archive.md5, "mirror archive")
-    else:
-        _download(dataset, archive, target, mirror_dir, log)
-    return target
+        return target, f"mirror:{mirror_dir / archive.path}"
+    return target, _download(dataset, archive, target, mirror_dir, log)
 
 
-def _extract(archive: Path, files: list[DataFile], dest: Path) -> None:
+def _extract(archive: Path, dest: Path, expected: dict[str, str] | None = None) -> dict[str, str]:
+    """Write the archive's members under `dest`: those in `expected` (path -> md5, each
+    verified), or every member when None. Returns path -> md5 of the files written."""
+    written = {}
+    for rel, stream in _members(archive, dest):
+        if expected is not None and rel not in expected:
+            continue
+        digest = hashlib.md5()
+        with atomic_path(dest / rel) as tmp:
+            with open(tmp, "wb") as out:
+                while block := stream.read(1 << 20):
+                    digest.update(block)
+                    out.write(block)
+            if expected is not None:
+                verify(tmp, expected[rel], f"member {rel} of archive", digest.hexdigest())
+        written[rel] = digest.hexdigest()
+    missing = sorted(set(expected or ()) - set(written))
+    if missing:
+        raise DataError(f"archive '{archive}' has no member '{missing[0]}'")
+    return written
+
+
+def _members(archive: Path, dest: Path):
+    """Yield (relative path, binary stream) of each file of a tar or zip archive, refusing
+    unsafe members (absolute paths, '..', links, devices: tarfile's "data" filter)."""
+    if archive.suffix == ".zip":
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                if not info.is_dir():
+                    rel = _member_path(info.filename, archive, dest)
+                    with zf.open(info) as stream:
+                        yield rel, stream
+        return
     with tarfile.open(archive) as tar:
-        for f in files:
+        for member in tar:
+            if member.isdir():
+                continue
+            rel = _member_path(member.name, archive, dest)
             try:
-                member = tar.extractfile(f.path)
-            except KeyError:
-                member = None
-            if member is None:
-                raise DataError(f"archive '{archive}' has no member '{f.path}'")
-            with atomic_path(dest / f.path) as tmp:
-                with open(tmp, "wb") as out:
-                    shutil.copyfileobj(member, out)
-                verify(tmp, f.md5, f"member {f.path} of archive")
+                member = tarfile.data_filter(member, str(dest))
+            except tarfile.FilterError as err:
+                raise DataError(f"archive '{archive}': refusing member '{rel}': {err}") from None
+            if not member.isreg():
+                raise DataError(f"archive '{archive}': member '{rel}' is not a regular file")
+            yield rel, tar.extractfile(member)
+
+
+def _member_path(name: str, archive: Path, dest: Path) -> str:
+    """`name` as a clean relative path; DataError if absolute or leaving `dest` (by '..'
+    or through a symlink already under `dest`)."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    unsafe = name.startswith(("/", "\\")) or ".." in parts or not parts or ":" in parts[0]
+    if unsafe or not dest.joinpath(*parts).resolve().is_relative_to(dest.resolve()):
+        raise DataError(f"archive '{archive}': refusing member '{name}' (outside '{dest}')")
+    return "/".join(parts)
 
 
 # --------------------------------------------------------------------------- loading
@@ -312,6 +413,7 @@ class ImageData:
 
 @lru_cache(maxsize=4)
 def load_images(manifest: str | Path) -> ImageData:
+    """mnist, fashion_mnist, cifar10, cifar100 or tinyimagenet; files re-verified first."""
     record = check_manifest(manifest)
     root = Path(manifest).parent
     name = record["name"]
@@ -330,8 +432,11 @@ def load_images(manifest: str | Path) -> ImageData:
         x_train, x_test = x_train[:, None], x_test[:, None]
     elif name in ("cifar10", "cifar100"):
         x_train, y_train, x_test, y_test = _read_cifar(root, name)
+    elif name == "tinyimagenet":
+        x_train, y_train, x_test, y_test = _read_tinyimagenet(root / "tiny-imagenet-200")
     else:
-        raise DataError(f"dataset '{name}' is a table; use load_table")
+        hint = "it is a table; use load_table" if get(name).kind == "table" else "no reader"
+        raise DataError(f"load_images cannot load dataset '{name}': {hint}")
     return ImageData(
         x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), name, record["files"]
     )
@@ -372,6 +477,31 @@ def _read_cifar(root: Path, name: str):
         return x.astype(np.uint8), y
 
     return (*stack(train), *stack(test))
+
+
+def _read_tinyimagenet(base: Path):
+    """train/<wnid>/images/*.JPEG; the official validation images (labels from
+    val/val_annotations.txt) are the test set. Label = index of the wnid in sorted order
+    (torchvision ImageFolder's, and that of Tiny-ImageNet-C's class folders)."""
+    from PIL import Image
+
+    wnids = sorted((base / "wnids.txt").read_text().split())
+    index = {w: i for i, w in enumerate(wnids)}
+    train = [
+        (p, index[w]) for w in wnids for p in sorted((base / "train" / w / "images").glob("*"))
+    ]
+    annotations = (base / "val" / "val_annotations.txt").read_text().splitlines()
+    rows = [line.split("\t")[:2] for line in annotations if line.strip()]
+    test = [(base / "val" / "images" / f, index[w]) for f, w in rows]
+
+    def read(items):
+        x = np.empty((len(items), 3, 64, 64), dtype=np.uint8)  # no list of 100 000 arrays
+        for i, (path, _) in enumerate(items):
+            with Image.open(path) as image:
+                x[i] = np.asarray(image.convert("RGB")).transpose(2, 0, 1)
+        return x, np.array([y for _, y in items], dtype=np.int64)
+
+    return (*read(train), *read(test))
 
 
 def load_table(manifest: str | Path):

@@ -111,6 +111,25 @@ def package_versions() -> dict:
     return versions
 
 
+MAX_LISTED_FILES = 32  # above this, run.json gives a dataset's file count and digest
+
+
+def dataset_record(manifest) -> dict:
+    """What run.json says about one input dataset: every file's md5 for small datasets;
+    for large ones (Tiny-ImageNet-C: ~750k files) the count and an md5 over the
+    manifest's sorted (path, md5) list, which changes whenever any file does."""
+    with open(manifest) as fh:
+        files = json.load(fh)["files"]
+    if len(files) <= MAX_LISTED_FILES:
+        return {"manifest": str(manifest), "md5": files}
+    listing = json.dumps(sorted(files.items())).encode()
+    return {
+        "manifest": str(manifest),
+        "n_files": len(files),
+        "files_digest": hashlib.md5(listing).hexdigest(),
+    }
+
+
 @dataclass
 class Run:
     """What a training function sees: its hyperparameters, data, device, and recorders."""
@@ -242,10 +261,7 @@ class Run:
             import torch
 
             device += f" ({torch.cuda.get_device_name(self.device)})"
-        datasets = {}
-        for name, manifest in self.manifests.items():
-            with open(manifest) as fh:
-                datasets[name] = {"manifest": str(manifest), "md5": json.load(fh)["files"]}
+        datasets = {name: dataset_record(m) for name, m in self.manifests.items()}
         return {
             "paper": self.paper,
             "experiment": self.experiment,

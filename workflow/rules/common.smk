@@ -29,8 +29,10 @@ def experiment_of(wildcards):
 
 # ---------------------------------------------------------------- train
 def train_inputs(wildcards):
-    """The manifest of the experiment's dataset, keyed by dataset name, and its PCA
-    (key `pca`) when the experiment sets `pca: true`."""
+    """The manifest of the experiment's dataset, keyed by dataset name, its PCA (key
+    `pca`) when the experiment sets `pca: true`, and the manifest of a downloaded
+    corrupted test set (`corruptions.source` other than `synthetic`), keyed by its name.
+    Datasets are fetched by the download rule (a localrule), never in the train job."""
     experiment = experiment_of(wildcards)
     dataset = experiment["dataset"]
     if not dataset:
@@ -38,7 +40,16 @@ def train_inputs(wildcards):
     inputs = {dataset: layout.DATA_MANIFEST.format(dataset=dataset)}
     if experiment.get("pca"):
         inputs["pca"] = layout.PCA.format(dataset=dataset)
+    source = (experiment.get("corruptions") or {}).get("source", "synthetic")
+    if source != "synthetic":
+        inputs[source] = layout.DATA_MANIFEST.format(dataset=source)
     return inputs
+
+
+def pca_mem_mb(wildcards):
+    """compute_pca memory. TinyImageNet: 1.2 GB of images, 4.9 GB as float32, a 1.2 GB
+    covariance (12 288 dimensions) and ~5 GB of eigh buffers; the rest fit 8 GB."""
+    return 16000 if wildcards.dataset == "tinyimagenet" else 8000
 
 
 def train_hyperparameters(wildcards):

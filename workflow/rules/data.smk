@@ -26,7 +26,7 @@ rule compute_pca:
     conda:
         "../../envs/data.yaml"
     resources:
-        mem_mb=8000,
+        mem_mb=pca_mem_mb,
         runtime=30,
         slurm_partition=config["cluster"]["cpu_partition"],
     script:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -51,38 +50,9 @@ def random_crop_flip(x: torch.Tensor, padding: int = 4, flip: bool = True) -> to
     return out.permute(0, 3, 1, 2).contiguous()
 
 
-def load(manifest: str | Path, name: str):
+def load(manifest: str | Path):
     """(x_train, y_train, x_test, y_test) as uint8 NCHW / int64 numpy arrays."""
-    if name == "tinyimagenet":
-        return load_tinyimagenet(Path(manifest).parent)
     from repro.data import load_images
 
     d = load_images(str(manifest))
     return d.x_train, d.y_train, d.x_test, d.y_test
-
-
-def load_tinyimagenet(root: Path):
-    """TinyImageNet from `tiny-imagenet-200/` (train/<wnid>/images, val + val_annotations.txt);
-    the official validation images are the test set (spec 2.2)."""
-    from PIL import Image
-
-    base = root / "tiny-imagenet-200"
-    wnids = [w.strip() for w in (base / "wnids.txt").read_text().split()]
-    index = {w: i for i, w in enumerate(wnids)}
-
-    def read(paths):
-        return np.stack(
-            [np.asarray(Image.open(p).convert("RGB")).transpose(2, 0, 1) for p in paths]
-        )
-
-    train = [
-        (p, index[w]) for w in wnids for p in sorted((base / "train" / w / "images").glob("*"))
-    ]
-    rows = [
-        line.split("\t")[:2]
-        for line in (base / "val" / "val_annotations.txt").read_text().splitlines()
-    ]
-    val = [(base / "val" / "images" / f, index[w]) for f, w in rows]
-    x_train, y_train = read([p for p, _ in train]), np.array([y for _, y in train])
-    x_test, y_test = read([p for p, _ in val]), np.array([y for _, y in val])
-    return x_train, y_train, x_test, y_test

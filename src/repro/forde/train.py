@@ -107,18 +107,23 @@ def corrupted_sets(run, p, x_test, y_test):
                     labels,
                 )
         return
-    folder = corrupted_folder(spec["source"])
+    # the train rule gives the -C set's manifest (download_dataset fetched and checked it)
+    from repro.data import check_manifest
+
+    manifest = Path(run.manifests[spec["source"]])
+    check_manifest(manifest)
     if spec["source"] in ("cifar10_c", "cifar100_c"):
-        sub = folder / ("CIFAR-10-C" if spec["source"] == "cifar10_c" else "CIFAR-100-C")
+        sub = manifest.parent / ("CIFAR-10-C" if spec["source"] == "cifar10_c" else "CIFAR-100-C")
         types = spec["types"] or corruption.CIFAR_C_TYPES
         for name in types:
             for severity in range(1, 6):
                 x, y = corruption.cifar_c(sub, name, severity, p["corrupt_subset"])
                 yield name, severity, torch.from_numpy(x), torch.from_numpy(y)
         return
-    sub = folder / "Tiny-ImageNet-C"
+    sub = manifest.parent / "Tiny-ImageNet-C"
     types = spec["types"] or corruption.tinyimagenet_c_types(sub)
     run.note(f"Tiny-ImageNet-C has {len(types)} corruption types here: {', '.join(types)}")
+    # sorted wnids: the label order of repro.data's TinyImageNet loader
     classes = sorted(p.name for p in (sub / types[0] / "1").iterdir())
     for name in types:
         for severity in range(1, 6):
@@ -127,24 +132,13 @@ def corrupted_sets(run, p, x_test, y_test):
             yield name, severity, torch.from_numpy(x), torch.from_numpy(y)
 
 
-def corrupted_folder(name: str) -> Path:
-    """resources/data/<name>, fetched and md5-checked through the data registry."""
-    from repro import data
-
-    dest = Path("resources/data") / name
-    if not (dest / "manifest.json").exists():
-        data.fetch(name, dest)  # DataError if the registry has no entry (docs/forde.md)
-    data.check_manifest(dest / "manifest.json")
-    return dest
-
-
 # ----------------------------------------------------------------------- image ensembles
 def ensemble(run) -> None:
     """DE / FoRDE-PCA / FoRDE-Identity / FoRDE-Tuned on an image dataset (spec 1.5, 2)."""
     p, device = run.params, run.device
     if p["method"] not in METHODS:
         raise ValueError(f"unknown method {p['method']!r}")
-    x_train, y_train, x_test, y_test = fdata.load(run.manifests[p["dataset"]], p["dataset"])
+    x_train, y_train, x_test, y_test = fdata.load(run.manifests[p["dataset"]])
     n_full = len(x_train)  # the PCA file covers the whole training split, as the code's
     x_train, y_train = x_train[: p["train_subset"]], y_train[: p["train_subset"]]
     x_test, y_test = x_test[: p["test_subset"]], y_test[: p["test_subset"]]
