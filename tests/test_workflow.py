@@ -114,3 +114,31 @@ def test_every_run_record_is_complete(smoke_workflow):
         assert record["status"] in ("ok", "diverged") and record["preset"] == "smoke"
         assert re.fullmatch(r"seed\d+", path.parent.name)
         assert not (path.parent / "checkpoint.pt").exists()
+
+
+@pytest.mark.slow
+def test_report_captions_every_figure_and_table(smoke_workflow):
+    """`snakemake --report` embeds every figure and table with its caption: what it
+    shows and which preset made it."""
+    import json
+
+    report = smoke_workflow / "report.html"
+    snakemake(smoke_workflow, "--report", str(report), configs=(CONFIG, SMOKE))
+    html = report.read_text()
+    config = load(CONFIG, SMOKE)
+    for paper in papers(config):
+        outputs = [
+            (layout.FIGURE.format(paper=paper, figure=f, ext="png"), needs)
+            for f, needs in registry.figures(paper).items()
+        ] + [
+            (layout.TABLE.format(paper=paper, table=t, ext="csv"), needs)
+            for t, needs in registry.tables(paper).items()
+        ]
+        for path, needs in outputs:
+            key = json.dumps(path)
+            assert f"{key}: {{" in html, f"{path} is not in the report"
+            entry = html[html.index(f"{key}: {{") :][:200_000]
+            caption = entry[entry.index('"caption": ') : entry.index('"mime_type"')]
+            assert "preset: smoke" in caption, f"{path}: caption lacks the preset"
+            first_words = " ".join(needs.caption.split()[:3])
+            assert first_words in caption.replace("\\n", " "), f"{path}: caption {caption[:200]}"

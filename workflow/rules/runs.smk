@@ -48,7 +48,13 @@ rule figure:
     input:
         unpack(figure_inputs),
     output:
-        png="results/figures/{paper}/{figure}.png",
+        png=report(
+            "results/figures/{paper}/{figure}.png",
+            caption="../report/output.rst",
+            category="{paper}",
+            subcategory="figures",
+            labels={"paper": "{paper}", "output": "{figure}"},
+        ),
         pdf="results/figures/{paper}/{figure}.pdf",
     log:
         "logs/figure/{paper}/{figure}.log",
@@ -58,6 +64,7 @@ rule figure:
     params:
         experiments=figure_experiments,
         preset=config["preset"],
+        caption=figure_caption,
     script:
         "../../scripts/figure.py"
 
@@ -66,7 +73,13 @@ rule table:
     input:
         unpack(table_inputs),
     output:
-        csv="results/tables/{paper}/{table}.csv",
+        csv=report(
+            "results/tables/{paper}/{table}.csv",
+            caption="../report/output.rst",
+            category="{paper}",
+            subcategory="tables",
+            labels={"paper": "{paper}", "output": "{table}"},
+        ),
         md="results/tables/{paper}/{table}.md",
         tex="results/tables/{paper}/{table}.tex",
     log:
@@ -77,6 +90,7 @@ rule table:
     params:
         experiments=table_experiments,
         preset=config["preset"],
+        caption=table_caption,
     script:
         "../../scripts/table.py"
 
