@@ -198,7 +198,7 @@ def fig_train_curves(inputs):
         ax.set(xlabel="epoch", ylabel="error (%)", ylim=(0, 100), xlim=(0.5, epochs + 0.5))
         ax.set_title(group)
         ax.title.set_size(9)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.legend(fontsize=7, title="solid: test, dashed: train", title_fontsize=7)
     fig.tight_layout()
     return fig
