@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 
@@ -48,11 +46,3 @@ def random_crop_flip(x: torch.Tensor, padding: int = 4, flip: bool = True) -> to
     index = torch.arange(batch, device=x.device)[:, None, None]
     out = padded.permute(0, 2, 3, 1)[index, rows[:, :, None], cols[:, None, :]]
     return out.permute(0, 3, 1, 2).contiguous()
-
-
-def load(manifest: str | Path):
-    """(x_train, y_train, x_test, y_test) as uint8 NCHW / int64 numpy arrays."""
-    from repro.data import load_images
-
-    d = load_images(str(manifest))
-    return d.x_train, d.y_train, d.x_test, d.y_test

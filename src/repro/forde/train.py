@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from repro.data import check_manifest, load_images
 from repro.forde import corruption, kernel, metrics
 from repro.forde import data as fdata
 from repro.forde.step import Repulsion, forward_with_input_grads, make_optimizer, train_step
@@ -108,8 +109,6 @@ def corrupted_sets(run, p, x_test, y_test):
                 )
         return
     # the train rule gives the -C set's manifest (download_dataset fetched and checked it)
-    from repro.data import check_manifest
-
     manifest = Path(run.manifests[spec["source"]])
     check_manifest(manifest)
     if spec["source"] in ("cifar10_c", "cifar100_c"):
@@ -138,7 +137,8 @@ def ensemble(run) -> None:
     p, device = run.params, run.device
     if p["method"] not in METHODS:
         raise ValueError(f"unknown method {p['method']!r}")
-    x_train, y_train, x_test, y_test = fdata.load(run.manifests[p["dataset"]])
+    images = load_images(run.manifests[p["dataset"]])
+    x_train, y_train, x_test, y_test = images.x_train, images.y_train, images.x_test, images.y_test
     n_full = len(x_train)  # the PCA file covers the whole training split, as the code's
     x_train, y_train = x_train[: p["train_subset"]], y_train[: p["train_subset"]]
     x_test, y_test = x_test[: p["test_subset"]], y_test[: p["test_subset"]]
