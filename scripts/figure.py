@@ -16,6 +16,7 @@ with log_to(snakemake.log[0]):
         snakemake.params.experiments,
         snakemake.params.preset,
         snakemake.input.summaries,
+        snakemake.input.per_seed,
         snakemake.input.get("artifacts", []),
         snakemake.output.png,
         snakemake.output.pdf,

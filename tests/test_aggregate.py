@@ -6,7 +6,16 @@ import math
 import pandas as pd
 import pytest
 
-from repro.aggregate import final, n_diverged, n_runs, series, summarize
+from repro.aggregate import (
+    diverged_seeds,
+    final,
+    n_diverged,
+    n_runs,
+    per_seed,
+    seed_values,
+    series,
+    summarize,
+)
 
 
 def _run(tmp_path, seed, values, status="ok", wall=10.0):
@@ -16,7 +25,8 @@ def _run(tmp_path, seed, values, status="ok", wall=10.0):
     pd.DataFrame(rows, columns=["step", "split", "metric", "value"]).to_csv(
         folder / "metrics.csv", index=False
     )
-    (folder / "run.json").write_text(json.dumps({"status": status, "wall_time_s": wall}))
+    record = {"seed": seed, "status": status, "wall_time_s": wall}
+    (folder / "run.json").write_text(json.dumps(record))
     return folder / "metrics.csv", folder / "run.json"
 
 
@@ -60,3 +70,19 @@ def test_single_run_has_no_spread(tmp_path):
 def test_no_runs_is_an_error():
     with pytest.raises(ValueError, match="no runs"):
         summarize("exp", [])
+
+
+def test_per_seed_table_keeps_each_run(tmp_path):
+    runs = [
+        _run(tmp_path, 3, [0.5, 0.6]),
+        _run(tmp_path, 7, [0.7, float("nan")], status="diverged"),
+    ]
+    table = per_seed("exp", runs)
+    assert list(table.columns) == ["experiment", "seed", "step", "split", "metric", "value"]
+    last = seed_values(table, "val", "accuracy")
+    assert last.index.tolist() == [3, 7]
+    assert last[3] == 0.6 and math.isnan(last[7])  # non-finite kept: the run blew up
+    assert seed_values(table, "val", "accuracy", step=1).tolist() == [0.5, 0.7]
+    assert diverged_seeds(table) == [7]
+    with pytest.raises(KeyError, match="split='test'"):
+        seed_values(table, "test", "accuracy")

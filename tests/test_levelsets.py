@@ -276,7 +276,7 @@ def test_baseline_aggregates_by_exact_lambda_keys(tmp_path):
             metrics, index=False
         )
         record = tmp_path / f"r{seed}.json"
-        record.write_text('{"status": "ok", "wall_time_s": 1.0}')
+        record.write_text(f'{{"seed": {seed}, "status": "ok", "wall_time_s": 1.0}}')
         runs.append((metrics, record))
     summary_path = tmp_path / "summary.csv"
     summarize("L2_X", runs).to_csv(summary_path, index=False)

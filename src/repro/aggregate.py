@@ -6,6 +6,11 @@ interval of the mean, so the interval is mean ± ci95 (both NaN when n = 1).
 Non-finite values (a diverged run's last loss) are left out of n. Each run also
 contributes split "run" rows: `diverged` (0/1) and `wall_time_s`, so figures can say
 how many runs diverged without reading anything but the summary.
+
+`per_seed` keeps what the summary averages away: every run's rows with its seed
+(experiment, seed, step, split, metric, value, non-finite values kept), so figures,
+tables and the scorecard make paired comparisons (same seed, two methods) and show
+per-seed values from one table.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pandas as pd
 from repro.io import read_json
 
 COLUMNS = ["experiment", "step", "split", "metric", "n", "mean", "std", "ci95"]
+PER_SEED_COLUMNS = ["experiment", "seed", "step", "split", "metric", "value"]
 
 
 def _t_quantile(n: np.ndarray) -> np.ndarray:
@@ -31,8 +37,9 @@ def _t_quantile(n: np.ndarray) -> np.ndarray:
     return out
 
 
-def summarize(experiment: str, runs: Iterable[tuple[str | Path, str | Path]]) -> pd.DataFrame:
-    """`runs`: (metrics.csv, run.json) pairs, one per seed."""
+def per_seed(experiment: str, runs: Iterable[tuple[str | Path, str | Path]]) -> pd.DataFrame:
+    """`runs`: (metrics.csv, run.json) pairs, one per seed -> every row of every run, with
+    its seed, plus split "run" rows per run: `diverged` (0/1) and `wall_time_s`."""
     frames = []
     for metrics_path, record_path in runs:
         metrics = pd.read_csv(metrics_path)
@@ -45,17 +52,32 @@ def summarize(experiment: str, runs: Iterable[tuple[str | Path, str | Path]]) ->
                 "value": [float(record["status"] == "diverged"), float(record["wall_time_s"])],
             }
         )
-        frames.append(pd.concat([metrics, run_rows], ignore_index=True))
+        frame = pd.concat([metrics, run_rows], ignore_index=True)
+        frame.insert(0, "seed", int(record["seed"]))
+        frames.append(frame)
     if not frames:
         raise ValueError(f"no runs to summarise for experiment {experiment!r}")
     data = pd.concat(frames, ignore_index=True)
+    data.insert(0, "experiment", experiment)
+    return data[PER_SEED_COLUMNS]
+
+
+def summarize_per_seed(data: pd.DataFrame) -> pd.DataFrame:
+    """A `per_seed` table -> the summary over seeds (non-finite values left out of n)."""
     data = data[np.isfinite(data["value"].to_numpy(dtype=float))]
     grouped = data.groupby(["step", "split", "metric"], sort=True)["value"]
     summary = grouped.agg(n="count", mean="mean", std="std").reset_index()
     n = summary["n"].to_numpy()
     summary["ci95"] = _t_quantile(n) * summary["std"].to_numpy() / np.sqrt(n)
-    summary.insert(0, "experiment", experiment)
+    summary.insert(0, "experiment", data["experiment"].iloc[0] if len(data) else "")
     return summary[COLUMNS]
+
+
+def summarize(experiment: str, runs: Iterable[tuple[str | Path, str | Path]]) -> pd.DataFrame:
+    """`runs`: (metrics.csv, run.json) pairs, one per seed."""
+    summary = summarize_per_seed(per_seed(experiment, runs))
+    summary["experiment"] = experiment
+    return summary
 
 
 def read_summary(path: str | Path) -> pd.DataFrame:
@@ -83,3 +105,24 @@ def n_runs(summary: pd.DataFrame) -> int:
 def n_diverged(summary: pd.DataFrame) -> int:
     row = final(summary, "run", "diverged")
     return int(round(row["mean"] * row["n"]))
+
+
+def seed_values(
+    table: pd.DataFrame, split: str, metric: str, step: str | int = "last"
+) -> pd.Series:
+    """One value per seed (index: seed) of a `per_seed` table: the value at `step`, or at
+    each run's last step of that (split, metric) when `step` is "last"."""
+    rows = table[(table["split"] == split) & (table["metric"] == metric)]
+    if rows.empty:
+        raise KeyError(f"per-seed table has no rows for split={split!r}, metric={metric!r}")
+    if step == "last":
+        rows = rows.sort_values("step").groupby("seed").tail(1)
+    else:
+        rows = rows[rows["step"] == step]
+    return rows.set_index("seed")["value"].sort_index()
+
+
+def diverged_seeds(table: pd.DataFrame) -> list[int]:
+    """Seeds whose run.json says `diverged`."""
+    flags = seed_values(table, "run", "diverged")
+    return [int(seed) for seed, flag in flags.items() if flag > 0]

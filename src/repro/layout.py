@@ -17,6 +17,7 @@ RUN_ARTIFACTS = RUN_DIR + "/artifacts.npz"
 RUN_CHECKPOINT = RUN_DIR + "/checkpoint.pt"
 
 SUMMARY = "results/{paper}/summary/{experiment}.csv"
+PER_SEED = "results/{paper}/per_seed/{experiment}.csv"
 FIGURE = "results/figures/{paper}/{figure}.{ext}"
 TABLE = "results/tables/{paper}/{table}.{ext}"
 PAPER_SCORECARD = "results/{paper}/scorecard.csv"

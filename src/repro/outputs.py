@@ -19,11 +19,17 @@ class Inputs:
     preset: str
     experiments: dict  # name -> resolved hyperparameters (selected experiments only)
     summaries: dict  # name -> summary DataFrame
+    per_seed: dict = field(default_factory=dict)  # name -> per-seed DataFrame (aggregate.py)
     artifacts: dict = field(default_factory=dict)  # name -> [artifacts.npz per seed]
     caption: str = ""
 
     def summary(self, name: str) -> pd.DataFrame:
         return self.summaries[name]
+
+    def seeds(self, name: str) -> pd.DataFrame:
+        """The per-seed table of experiment `name` (experiment, seed, step, split, metric,
+        value); read it with `repro.aggregate.seed_values`."""
+        return self.per_seed[name]
 
     def of_kind(self, kind: str) -> list[str]:
         return [n for n, p in self.experiments.items() if p["kind"] == kind]
@@ -35,10 +41,12 @@ def gather(
     experiments: dict,
     preset: str,
     summaries: list[str],
+    per_seed: list[str] = (),
     artifacts: list[str] = (),
 ) -> Inputs:
     """Pair the rule's input files with the selected experiments' hyperparameters."""
     by_name = {Path(p).stem: p for p in summaries}
+    seeds_by_name = {Path(p).stem: p for p in per_seed}
     arts: dict[str, list[str]] = {n: [] for n in experiments}
     for path in artifacts:  # results/<paper>/runs/<experiment>/seed<k>/artifacts.npz
         arts[Path(path).parent.parent.name].append(path)
@@ -47,6 +55,7 @@ def gather(
         preset=preset,
         experiments=dict(experiments),
         summaries={n: read_summary(by_name[n]) for n in experiments},
+        per_seed={n: pd.read_csv(seeds_by_name[n]) for n in experiments if n in seeds_by_name},
         artifacts=arts,
         caption=needs.caption,
     )
@@ -58,15 +67,15 @@ def make_figure(
     experiments: dict,
     preset: str,
     summaries,
+    per_seed,
     artifacts,
     png: str,
     pdf: str,
 ) -> None:
     from repro import plotting
 
-    inputs = gather(
-        paper, registry.figures(paper)[figure], experiments, preset, summaries, artifacts
-    )
+    needs = registry.figures(paper)[figure]
+    inputs = gather(paper, needs, experiments, preset, summaries, per_seed, artifacts)
     fn = getattr(importlib.import_module(f"repro.{paper}.figures"), figure)
     plotting.apply_style()
     fig = fn(inputs)
@@ -74,20 +83,22 @@ def make_figure(
 
 
 def make_table(
-    paper: str, table: str, experiments: dict, preset: str, summaries, artifacts, outputs
+    paper: str, table: str, experiments: dict, preset: str, summaries, per_seed, artifacts, outputs
 ) -> None:
     from repro import tables
 
-    inputs = gather(paper, registry.tables(paper)[table], experiments, preset, summaries, artifacts)
+    needs = registry.tables(paper)[table]
+    inputs = gather(paper, needs, experiments, preset, summaries, per_seed, artifacts)
     frame = getattr(importlib.import_module(f"repro.{paper}.tables"), table)(inputs)
     tables.save(frame, outputs, caption=tables.caption(inputs))
 
 
 def make_scorecard(
-    paper: str, experiments: dict, preset: str, summaries, artifacts, csv: str
+    paper: str, experiments: dict, preset: str, summaries, per_seed, artifacts, csv: str
 ) -> None:
     from repro import tables
 
-    inputs = gather(paper, registry.scorecard(paper), experiments, preset, summaries, artifacts)
+    needs = registry.scorecard(paper)
+    inputs = gather(paper, needs, experiments, preset, summaries, per_seed, artifacts)
     rows = importlib.import_module(f"repro.{paper}.tables").scorecard(inputs)
     tables.save_scorecard_rows(rows, csv)

@@ -18,6 +18,13 @@ WITHIN, HOLDS, DIFFERS, NOT_RUN = (
     "differs",
     "not run",
 )
+# A reported number the preset cannot reach by construction (fewer epochs, a smaller
+# model or dataset): not a contradiction. The spec's expectation at the preset's own
+# scale is scored in a row beside it.
+OTHER_SCALE = "other scale"
+# A row that rests on a run whose run.json says `diverged`: never "holds" or "within".
+DIVERGED = "diverged"
+VERDICTS = (WITHIN, HOLDS, DIFFERS, OTHER_SCALE, DIVERGED, NOT_RUN)
 
 
 def caption(inputs) -> str:
@@ -42,14 +49,28 @@ def save(frame: pd.DataFrame, outputs: Iterable[str], caption: str = "") -> None
             raise ValueError(f"unknown table format {suffix!r} for {path}")
 
 
-def verdict_numeric(ours: float, reported: float, tolerance: float) -> str:
-    """`within tolerance` if |ours - reported| <= tolerance, else `differs`."""
+def verdict_numeric(
+    ours: float,
+    reported: float,
+    tolerance: float,
+    comparable: bool = True,
+    diverged: bool = False,
+) -> str:
+    """`within tolerance` if |ours - reported| <= tolerance; otherwise `differs` when the
+    preset runs at the paper's setting (`comparable`), else `other scale`. `diverged` when
+    a run the number rests on diverged."""
+    if diverged:
+        return DIVERGED
     if ours is None or not math.isfinite(ours):
         return NOT_RUN
-    return WITHIN if abs(ours - reported) <= tolerance else DIFFERS
+    if abs(ours - reported) <= tolerance:
+        return WITHIN
+    return DIFFERS if comparable else OTHER_SCALE
 
 
-def verdict_claim(holds: bool) -> str:
+def verdict_claim(holds: bool, diverged: bool = False) -> str:
+    if diverged:
+        return DIVERGED
     return HOLDS if holds else DIFFERS
 
 
@@ -67,6 +88,19 @@ def score(
     }
 
 
+class Scorecard:
+    """The rows of one paper's scorecard, all with the same paper and preset."""
+
+    def __init__(self, paper: str, preset: str):
+        self.paper, self.preset = paper, preset
+        self.rows: list[dict] = []
+
+    def add(self, claim: str, reported, ours, verdict: str, detail: str = "") -> None:
+        if verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {verdict!r} (one of {VERDICTS})")
+        self.rows.append(score(self.paper, claim, reported, ours, self.preset, verdict, detail))
+
+
 def save_scorecard_rows(rows: list[dict], csv: str) -> None:
     write_csv(csv, pd.DataFrame(rows, columns=SCORECARD_COLUMNS))
 
@@ -76,9 +110,7 @@ def merge_scorecards(paper_csvs: Iterable[str], outputs: Iterable[str]) -> pd.Da
         [pd.read_csv(p, dtype=str, keep_default_na=False) for p in paper_csvs], ignore_index=True
     )
     counts = frame["verdict"].value_counts().to_dict()
-    summary = ", ".join(
-        f"{v}: {counts[v]}" for v in (WITHIN, HOLDS, DIFFERS, NOT_RUN) if v in counts
-    )
+    summary = ", ".join(f"{v}: {counts[v]}" for v in VERDICTS if v in counts)
     for path in outputs:
         if path.endswith(".csv"):
             write_csv(path, frame)

@@ -86,9 +86,13 @@ def aggregate_inputs(wildcards):
 
 # ---------------------------------------------------------------- figures, tables
 def output_inputs(paper, needs):
-    """Summaries (and, if asked, run artifacts) of the experiments `needs` selects."""
+    """Summaries, per-seed tables (and, if asked, run artifacts) of the experiments
+    `needs` selects."""
     names = needs.select(EXPERIMENTS[paper])
-    inputs = {"summaries": expand(layout.SUMMARY, paper=paper, experiment=names)}
+    inputs = {
+        "summaries": expand(layout.SUMMARY, paper=paper, experiment=names),
+        "per_seed": expand(layout.PER_SEED, paper=paper, experiment=names),
+    }
     if needs.artifacts:
         inputs["artifacts"] = [
             f for name in names for f in run_files(paper, name, layout.RUN_ARTIFACTS)

@@ -35,6 +35,7 @@ rule aggregate:
         unpack(aggregate_inputs),
     output:
         summary=layout.SUMMARY,
+        per_seed=layout.PER_SEED,
     log:
         "logs/aggregate/{paper}/{experiment}.log",
     localrule: True
