@@ -57,6 +57,24 @@ def test_misspelt_config_key_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
 
 
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        ("optlab:\n  experiments:\n    mlp_lr1: {dataset: iris}\n", "mlp_lr1.dataset"),
+        ("optlab:\n  experiments:\n    123: {kind: curvature}\n", "optlab.experiments.123"),
+    ],
+    ids=["dataset_of_other_kind", "integer_name"],
+)
+def test_config_holes_stop_before_any_job(tmp_path, edit, key):
+    (tmp_path / "bad.yaml").write_text(edit)
+    result = snakemake(
+        tmp_path, "all", "--cores", "1", configs=(CONFIG, tmp_path / "bad.yaml"), check=False
+    )
+    assert result.returncode != 0 and key in result.stdout + result.stderr
+    assert "KeyError" not in result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+
+
 def test_corrupted_dataset_file_is_named(tmp_path, mirror):
     copy = tmp_path / "mirror"
     shutil.copytree(mirror / "MNIST", copy / "MNIST")
