@@ -88,6 +88,8 @@ def test_corrupted_dataset_file_is_named(tmp_path, mirror):
     log = (work / "logs/download_dataset/mnist.log").read_text()
     for text in (log, result.stderr):
         assert str(victim) in text and "d53e105ee54ea40749a09fcbcd1e9432" in text
+    # a checksum error is deterministic: one attempt, one error (no rule-level retries)
+    assert result.stderr.count("Error in rule download_dataset") == 1, result.stderr
     assert not (work / layout.DATA_MANIFEST.format(dataset="mnist")).exists()
 
 
@@ -253,3 +255,15 @@ def test_code_digest_follows_imports_per_paper_and_role(tmp_path):
     assert edit("runs.py") == {("optlab", "train"), ("levelsets", "train")}
     assert edit("plotting.py") == {key for key in roles if key[1] != "train"}
     assert edit("levelsets/walk.py") == {("levelsets", "train")}
+
+
+def test_verify_data_target_names_a_file_changed_after_download(tmp_path, mirror):
+    copy = tmp_path / "mirror"
+    shutil.copytree(mirror / "tabular", copy / "tabular")
+    work = tmp_path / "work"
+    snakemake(work, layout.DATA_MANIFEST.format(dataset="iris"), "--cores", "1", mirror=copy)
+    assert "0 file(s) changed" in snakemake(work, "verify_data", "--cores", "1").stdout
+    victim = work / "resources/data/iris/tabular/iris.csv"
+    victim.write_text(victim.read_text().replace("setosa", "setosb", 1))
+    result = snakemake(work, "verify_data", "--cores", "1", check=False)
+    assert result.returncode != 0 and f"{victim.relative_to(work)}: changed" in result.stdout
