@@ -9,7 +9,9 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 from repro import runs  # noqa: E402
 from repro.logs import log_to  # noqa: E402
 
-with log_to(snakemake.log[0]):
+run_dir = Path(snakemake.output.record).parent
+# the run folder keeps the log of unfinished attempts: Snakemake empties snakemake.log
+with log_to(snakemake.log[0], keep=run_dir / "train.log"):
     inputs = dict(snakemake.input.items())
     pca = inputs.pop("pca", None)
     runs.execute(
@@ -17,10 +19,11 @@ with log_to(snakemake.log[0]):
         snakemake.wildcards.experiment,
         int(snakemake.wildcards.seed),
         snakemake.params.hyperparameters,
-        Path(snakemake.output.record).parent,
+        run_dir,
         preset=snakemake.params.preset,
         device=snakemake.params.device,
         manifests=inputs,
         pca=pca,
         threads=snakemake.threads,
+        code_digest=snakemake.params.code,
     )

@@ -98,3 +98,52 @@ def test_parse_time_modules_do_not_import_torch():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+@pytest.mark.parametrize("name", [123, "mlp\n", "mlp x", "-mlp"])
+def test_experiment_names_must_be_strings_matching_the_whole_pattern(raw, name):
+    raw["optlab"]["experiments"][name] = {"kind": "curvature", "optimizer": "sgd", "lr": 1.0}
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.validate(raw)
+    message = str(err.value)
+    assert f"optlab.experiments.{name if isinstance(name, int) else repr(name)}" in message
+    assert ("quote it" in message) == isinstance(name, int)
+
+
+def test_image_kind_with_a_table_dataset_is_named(raw):
+    raw["optlab"]["experiments"]["mlp_lr1"]["dataset"] = "iris"
+    with pytest.raises(cfg.ConfigError, match=r"optlab\.experiments\.mlp_lr1\.dataset"):
+        cfg.validate(raw)
+
+
+def test_dataset_from_defaults_must_fit_the_architecture(raw):
+    # the experiment names the architecture, the kind's defaults the dataset: only the
+    # merged experiment shows the mismatch
+    raw["levelsets"]["defaults"]["traversal"]["dataset"] = "mnist"
+    del raw["levelsets"]["experiments"]["IRIS_FF"]["dataset"]
+    with pytest.raises(cfg.ConfigError, match=r"levelsets\.experiments\.IRIS_FF\.dataset"):
+        cfg.validate(raw)
+
+
+def test_curvature_reads_no_dataset(raw):
+    raw["optlab"]["defaults"]["curvature"]["dataset"] = "mnist"
+    with pytest.raises(cfg.ConfigError, match=r"optlab\.defaults\.curvature\.dataset"):
+        cfg.validate(raw)
+
+
+def test_numbers_written_as_pyyaml_strings_are_accepted():
+    text = CONFIG.read_text().replace("lr: 0.05", "lr: 5e-2", 1)
+    raw = yaml.safe_load(text)
+    assert "5e-2" in yaml.safe_dump(raw)  # PyYAML really reads it as a string
+    raw["optlab"]["defaults"]["mnist_mlp"]["epochs"] = "4"
+    raw["levelsets"]["defaults"]["weight_decay"]["lambdas"] = ["0", "1e-3"]
+    cfg.validate(raw)
+    experiments = cfg.resolve_experiments(raw, "optlab")
+    assert experiments["mlp_lr0.05"]["lr"] == 0.05 and experiments["mlp_lr1"]["epochs"] == 4
+    assert raw["levelsets"]["defaults"]["weight_decay"]["lambdas"] == [0.0, 0.001]
+
+
+def test_non_numeric_string_for_a_number_is_still_named(raw):
+    raw["optlab"]["experiments"]["mlp_lr1"]["lr"] = "fast"
+    with pytest.raises(cfg.ConfigError, match=r"optlab\.experiments\.mlp_lr1\.lr"):
+        cfg.validate(raw)

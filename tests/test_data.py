@@ -115,6 +115,66 @@ def http_root(tmp_path):
     server.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _no_retry_wait(monkeypatch):
+    monkeypatch.setattr(data, "RETRY_WAIT_S", 0.0)
+
+
+@pytest.fixture
+def url_calls(monkeypatch):
+    """Every URL urlopen is asked for; `fail[url] = n` makes its first n calls fail like a
+    dropped connection."""
+    import urllib.request
+
+    calls, fail, real = [], {}, urllib.request.urlopen
+
+    def urlopen(url, *args, **kwargs):
+        calls.append(url)
+        if fail.get(url, 0) > 0:
+            fail[url] -= 1
+            raise ConnectionResetError("connection reset by peer")
+        return real(url, *args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    return calls, fail
+
+
+def test_checksum_error_is_not_retried_network_error_is(
+    tmp_path, tiny, http_root, monkeypatch, url_calls
+):
+    blobs, _ = tiny
+    root, base = http_root
+    calls, fail = url_calls
+    (root / "a.gz").write_bytes(b"not the file")
+    (root / "b.txt").write_bytes(blobs["TINY/raw/b.txt"])
+    files = data.REGISTRY["tiny"].files
+    monkeypatch.setitem(data.REGISTRY, "tiny", data.Dataset("tiny", files, urls=(base,)))
+    with pytest.raises(data.DataError, match="corrupted"):
+        data.fetch("tiny", tmp_path / "dest", log=lambda *_: None)
+    assert calls == [base + "a.gz"]  # deterministic: asked once
+    (root / "a.gz").write_bytes(blobs["TINY/raw/a.gz"])
+    calls.clear()
+    fail[base + "a.gz"] = data.DOWNLOAD_ATTEMPTS - 1  # transient: retried, then succeeds
+    data.fetch("tiny", tmp_path / "dest", log=lambda *_: None)
+    assert calls.count(base + "a.gz") == data.DOWNLOAD_ATTEMPTS
+
+
+def test_verify_names_every_changed_downloaded_file(tmp_path, tiny, capsys):
+    blobs, _ = tiny
+    _write_tree(tmp_path / "mirror", blobs)
+    root = tmp_path / "resources/data"
+    data.fetch("tiny", root / "tiny", mirror=tmp_path / "mirror", log=lambda *_: None)
+    assert data.verify_all(root) == [] and data.main(["verify", str(root)]) == 0
+    changed = root / "tiny/TINY/raw/b.txt"
+    changed.write_bytes(b"hellO\n")  # same size, other content
+    (root / "tiny/TINY/raw/a.gz").unlink()
+    capsys.readouterr()
+    assert data.main(["verify", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert f"{changed}: changed" in out and "a.gz: missing" in out
+    assert "1 dataset(s) checked (tiny): 2 file(s) changed" in out
+
+
 def test_download_verifies_and_falls_back_across_urls(tmp_path, tiny, http_root, monkeypatch):
     blobs, images = tiny
     root, base = http_root

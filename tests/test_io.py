@@ -31,3 +31,20 @@ def test_failure_on_new_target_creates_nothing(tmp_path):
             tmp.write_text("partial")
             raise ValueError
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_files_get_the_users_umask_not_0600(tmp_path, umask):
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        write_json(tmp_path / "x.json", {"a": 1})
+        with atomic_path(tmp_path / "y.bin") as tmp:
+            with open(tmp, "wb") as fh:  # writers that reopen the temp path keep its mode
+                fh.write(b"1")
+    finally:
+        os.umask(old)
+    for name in ("x.json", "y.bin"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask

@@ -147,3 +147,92 @@ def test_large_datasets_are_summarised_in_the_run_record(tmp_path):
     small = {k: files[k] for k in list(files)[:3]}
     manifest.write_text(json.dumps({"name": "small", "files": small}))
     assert runs.dataset_record(manifest)["md5"] == small
+
+
+def test_divergence_rules_bound_growth_and_nonfinite():
+    run = runs.Run("p", "e", 0, {"kind": "k"}, run_dir=None, loss_bound=50.0)
+    assert run.check_finite(1, 2.0) and run.check_finite(2, 40.0) and not run.diverged
+    assert not run.check_finite(3, 60.0) and run.diverged and run.diverged_at_step == 3
+    assert "bound 50" in run.status_reason and "'k'" in run.status_reason
+    # no bound: growth by more than three orders of magnitude over the first loss
+    run = runs.Run("p", "e", 0, {"kind": "k"}, run_dir=None)
+    assert run.check_finite(0, 2.5) and run.check_finite(1, 2000.0)
+    assert not run.check_finite(2, 2600.0) and run.diverged_at_step == 2
+    assert "first loss 2.5" in run.status_reason
+    run = runs.Run("p", "e", 0, {"kind": "k"}, run_dir=None)
+    assert not run.check_finite(0, float("nan")) and "non-finite" in run.status_reason
+
+
+def test_blow_up_without_overflow_is_diverged_with_reason_and_step(tmp_path, manifests):
+    # an absurd SGD step: the MLP's loss explodes but stays finite (was `status: ok`)
+    record = _execute("mlp_lr0.05", 0, tmp_path / "d", manifests, lr=50.0, epochs=2)
+    on_disk = json.loads((tmp_path / "d/run.json").read_text())
+    assert on_disk["status"] == "diverged", on_disk["status_reason"]
+    assert on_disk["diverged_at_step"] == 1 and "bound 100" in on_disk["status_reason"]
+    assert record["status_reason"] == on_disk["status_reason"]
+
+
+def test_every_paper_declares_loss_bounds_for_kinds_it_checks():
+    import importlib
+
+    for paper in config.known_papers():
+        module = importlib.import_module(f"repro.{paper}.train")
+        bounds = getattr(module, "LOSS_BOUNDS", None)
+        assert bounds and set(bounds) <= set(module.KINDS), paper
+
+
+def test_first_loss_survives_a_resume(tmp_path, manifests):
+    params = _params("mlp_lr0.05", epochs=3)
+    killed = _run(params, tmp_path / "r", manifests("mnist"), kill_after=1)
+    assert killed.returncode == -signal.SIGKILL
+    import torch
+
+    payload = torch.load(tmp_path / "r/checkpoint.pt", weights_only=False)
+    assert payload["first_loss"] > 0
+
+
+def test_second_trainer_on_a_run_folder_is_refused(tmp_path):
+    import pytest
+
+    with runs.run_lock(tmp_path):
+        holder = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from repro import runs\nwith runs.run_lock(sys.argv[1]): pass",
+                str(tmp_path),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        assert holder.returncode != 0
+        assert "being trained by another process (pid" in holder.stderr
+        assert "process group" in holder.stderr
+    with runs.run_lock(tmp_path):  # released on exit
+        pass
+    with pytest.raises(runs.RunLocked):
+        with runs.run_lock(tmp_path):
+            with runs.run_lock(tmp_path):
+                pass
+
+
+def test_resumed_job_log_keeps_the_killed_attempts_lines(tmp_path):
+    from repro.logs import log_to
+
+    log, keep = tmp_path / "logs/job.log", tmp_path / "run/train.log"
+    script = (
+        "import os, signal, sys\n"
+        "from repro.logs import log_to\n"
+        "with log_to(sys.argv[1], keep=sys.argv[2]) as log:\n"
+        "    log.info('first attempt line')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script, str(log), str(keep)], cwd=REPO)
+    assert killed.returncode == -signal.SIGKILL
+    log.unlink()  # what Snakemake does to a job's log before running it again
+    with log_to(log, keep=keep) as logger:
+        logger.info("second attempt line")
+    text = log.read_text()
+    assert text.index("first attempt line") < text.index("second attempt line")
+    assert not keep.exists()  # finished: nothing left to carry over

@@ -76,6 +76,24 @@ def test_misspelt_config_key_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
 
 
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        ("optlab:\n  experiments:\n    mlp_lr1: {dataset: iris}\n", "mlp_lr1.dataset"),
+        ("optlab:\n  experiments:\n    123: {kind: curvature}\n", "optlab.experiments.123"),
+    ],
+    ids=["dataset_of_other_kind", "integer_name"],
+)
+def test_config_holes_stop_before_any_job(tmp_path, edit, key):
+    (tmp_path / "bad.yaml").write_text(edit)
+    result = snakemake(
+        tmp_path, "all", "--cores", "1", configs=(CONFIG, tmp_path / "bad.yaml"), check=False
+    )
+    assert result.returncode != 0 and key in result.stdout + result.stderr
+    assert "KeyError" not in result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+
+
 def test_corrupted_dataset_file_is_named(tmp_path, mirror):
     copy = tmp_path / "mirror"
     shutil.copytree(mirror / "MNIST", copy / "MNIST")
@@ -89,6 +107,8 @@ def test_corrupted_dataset_file_is_named(tmp_path, mirror):
     log = (work / "logs/download_dataset/mnist.log").read_text()
     for text in (log, result.stderr):
         assert str(victim) in text and "d53e105ee54ea40749a09fcbcd1e9432" in text
+    # a checksum error is deterministic: one attempt, one error (no rule-level retries)
+    assert result.stderr.count("Error in rule download_dataset") == 1, result.stderr
     assert not (work / layout.DATA_MANIFEST.format(dataset="mnist")).exists()
 
 
@@ -163,3 +183,108 @@ def test_report_captions_every_figure_and_table(smoke_workflow):
             assert "preset: smoke" in caption, f"{path}: caption lacks the preset"
             first_words = " ".join(needs.caption.split()[:3])
             assert first_words in caption.replace("\\n", " "), f"{path}: caption {caption[:200]}"
+
+
+def _copy_repo(dest):
+    """A private copy of the workflow and library (the test edits its code)."""
+    from tests.conftest import REPO
+
+    dest.mkdir(parents=True)
+    for name in ("Snakefile", "workflow", "scripts", "src", "config", "envs"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy(source, dest / name)
+    return dest
+
+
+def _sm(repo, work, *args, check=True):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "-d", str(work)]
+    cmd += [
+        *args,
+        "--configfile",
+        str(repo / "config/config.yaml"),
+        str(repo / "config" / SMOKE.name),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert not check or result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.slow
+def test_code_edits_rerun_exactly_the_jobs_that_use_the_code(tmp_path):
+    """Editing a paper's training code marks its train jobs (and what they feed);
+    editing its figure code marks only its figures; run.json records the digest."""
+    repo = _copy_repo(tmp_path / "repo")
+    work = tmp_path / "work"
+    target = "results/figures/optlab/O2.png"
+    _sm(repo, work, target, "--cores", "2")
+    record = yaml.safe_load((work / "results/optlab/runs/curv_sgd/seed0/run.json").read_text())
+    assert re.fullmatch(r"[0-9a-f]{16}", record["code_digest"])
+    assert "Nothing to be done" in _sm(repo, work, "-n", target).stdout
+
+    figures = repo / "src/repro/optlab/figures.py"
+    figures.write_text(figures.read_text() + "\n# cosmetic edit\n")
+    changed = _sm(repo, work, "--list-changes", "params").stdout.split()
+    assert target in changed and not any(f.endswith("run.json") for f in changed), changed
+    counts = _job_counts(_sm(repo, work, "-n", target).stdout)
+    assert counts == {"figure": 1}, counts
+    # the opt-out the README gives for a cosmetic edit
+    quiet = _sm(repo, work, "-n", target, "--rerun-triggers", "mtime", "input").stdout
+    assert "Nothing to be done" in quiet
+
+    train = repo / "src/repro/optlab/train.py"
+    train.write_text(train.read_text() + "\n# edit\n")
+    changed = _sm(repo, work, "--list-changes", "params").stdout.split()
+    assert any(f.endswith("curv_sgd/seed0/run.json") for f in changed), changed
+    counts = _job_counts(_sm(repo, work, "-n", target).stdout)
+    assert counts == {"train": 3, "aggregate": 3, "figure": 1}, counts
+    other = _sm(repo, work, "-n", "results/figures/levelsets/table1.png", check=False)
+    assert "curv_sgd" not in other.stdout
+
+
+def test_code_digest_follows_imports_per_paper_and_role(tmp_path):
+    from repro import codehash
+    from tests.conftest import REPO
+
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
+    roles = [(p, r) for p in ("optlab", "levelsets") for r in ("train", "figure", "table")]
+
+    def digests():
+        codehash.digest.cache_clear()
+        return {key: codehash.digest(*key, src=src) for key in roles}
+
+    def edit(rel):
+        path = src / "repro" / rel
+        path.write_text(path.read_text() + "\n# edit\n")
+        before, after = after_all[0], digests()
+        after_all[0] = after
+        return {key for key in roles if before[key] != after[key]}
+
+    after_all = [digests()]
+    assert edit("optlab/train.py") == {("optlab", "train"), ("optlab", "figure")}
+    assert edit("optlab/figures.py") == {("optlab", "figure")}
+    assert edit("optlab/tables.py") == {("optlab", "table")}
+    assert edit("optlab/__init__.py") == set()  # captions are the figure rule's params
+    assert edit("runs.py") == {("optlab", "train"), ("levelsets", "train")}
+    assert edit("plotting.py") == {key for key in roles if key[1] != "train"}
+    assert edit("levelsets/walk.py") == {("levelsets", "train")}
+
+
+def test_verify_data_target_names_a_file_changed_after_download(tmp_path, mirror):
+    copy = tmp_path / "mirror"
+    shutil.copytree(mirror / "tabular", copy / "tabular")
+    work = tmp_path / "work"
+    snakemake(work, layout.DATA_MANIFEST.format(dataset="iris"), "--cores", "1", mirror=copy)
+    assert "0 file(s) changed" in snakemake(work, "verify_data", "--cores", "1").stdout
+    victim = work / "resources/data/iris/tabular/iris.csv"
+    victim.write_text(victim.read_text().replace("setosa", "setosb", 1))
+    result = snakemake(work, "verify_data", "--cores", "1", check=False)
+    assert result.returncode != 0 and f"{victim.relative_to(work)}: changed" in result.stdout

@@ -122,6 +122,12 @@ def seed_values(
     return rows.set_index("seed")["value"].sort_index()
 
 
+def divergence(table: pd.DataFrame) -> tuple[int, int]:
+    """(runs that diverged, runs) of a `per_seed` table."""
+    flags = seed_values(table, "run", "diverged")
+    return int((flags > 0).sum()), len(flags)
+
+
 def diverged_seeds(table: pd.DataFrame) -> list[int]:
     """Seeds whose run.json says `diverged`."""
     flags = seed_values(table, "run", "diverged")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ import yaml
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 GLOBAL_KEYS = ("preset", "device", "data_mirror", "cluster")
+EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # the whole name (fullmatch)
+# A string PyYAML leaves unconverted although it is a number (`1e-3`: YAML 1.1 wants a dot).
+NUMERIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 class ConfigError(ValueError):
@@ -97,13 +101,78 @@ def validate(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
     All problems are reported at once, each naming its key.
     """
     validator = _validator_class(Path(schema_dir) / "config.schema.yaml")
+    _coerce_numbers(validator, config)
+    names = _name_errors(config)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        lines = sorted({_describe(e) for e in _leaves(errors)})
+    if errors or names:
+        lines = sorted({_describe(e) for e in _leaves(errors)} | set(names))
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(lines))
     for paper in papers(config):
-        resolve_experiments(config, paper, schema_dir)
+        resolved = resolve_experiments(config, paper, schema_dir)
+        _check_resolved(validator, paper, resolved, Path(schema_dir))
     return config
+
+
+def _name_errors(config: dict) -> list[str]:
+    """Experiment names that are not strings matching the whole name pattern (the
+    schema's `propertyNames` sees neither integer keys nor a trailing newline)."""
+    lines = []
+    for paper in papers(config):
+        block = config[paper] if isinstance(config[paper], dict) else {}
+        experiments = block.get("experiments")
+        for name in experiments if isinstance(experiments, dict) else ():
+            if not isinstance(name, str):
+                lines.append(
+                    f"config key '{paper}.experiments.{name}': an experiment name must be a "
+                    f"string; YAML read {name!r} as {type(name).__name__} (quote it: '{name}')"
+                )
+            elif not EXPERIMENT_NAME.fullmatch(name):
+                lines.append(
+                    f"config key '{paper}.experiments.{name!r}': bad experiment name {name!r} "
+                    f"(letters, digits, '_', '.', '-', starting with a letter or digit)"
+                )
+    return lines
+
+
+def _coerce_numbers(validator, config: dict) -> None:
+    """Turn numeric-looking strings (`1e-3`, which PyYAML reads as a string) into numbers
+    where the schema wants a number or an integer, in place."""
+    for _ in range(100):  # one pass per nesting level that changes which branch applies
+        changed = False
+        for error in _leaves(list(validator.iter_errors(config))):
+            wanted = error.validator_value if error.validator == "type" else None
+            wanted = [wanted] if isinstance(wanted, str) else wanted or []
+            value = error.instance
+            if not (isinstance(value, str) and NUMERIC.fullmatch(value.strip())):
+                continue
+            number = float(value)
+            if "integer" in wanted and number.is_integer():
+                number = int(number)
+            elif "number" not in wanted:
+                continue
+            *parents, last = error.absolute_path
+            container = config
+            for key in parents:
+                container = container[key]
+            container[last] = number
+            changed = True
+        if not changed:
+            return
+
+
+def _check_resolved(validator, paper: str, resolved: dict, schema_dir: Path) -> None:
+    """Validate each experiment merged with its kind's defaults against the kind's
+    schema: catches what needs keys from both, e.g. a dataset that does not fit the
+    kind (images vs tables) or the architecture."""
+    lines = []
+    for name, experiment in resolved.items():
+        uri = (schema_dir / f"{paper}.schema.yaml").resolve().as_uri()
+        kind_validator = validator.evolve(schema={"$ref": f"{uri}#/$defs/{experiment['kind']}"})
+        for error in _leaves(list(kind_validator.iter_errors(copy.deepcopy(experiment)))):
+            error.path.extendleft(reversed([paper, "experiments", name]))
+            lines.append(_describe(error) + " (after merging the kind's defaults)")
+    if lines:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(sorted(set(lines))))
 
 
 def _leaves(errors):

@@ -27,6 +27,7 @@ import os
 import pickle
 import shutil
 import tarfile
+import time
 import urllib.request
 import zipfile
 from dataclasses import dataclass, field
@@ -286,19 +287,35 @@ def _copy_verified(source: Path, target: Path, md5: str, what: str) -> None:
         verify(tmp, md5, f"copy of {what} {source}")
 
 
+DOWNLOAD_ATTEMPTS, RETRY_WAIT_S = 3, 5.0  # per URL, for network errors only
+
+
 def _download(dataset: Dataset, f: DataFile, target: Path, mirror_dir, log) -> str:
+    """Download `f` from the first URL that serves it intact. Network errors are retried
+    (DOWNLOAD_ATTEMPTS per URL); a wrong checksum is deterministic and never retried."""
     errors = []
     for base in dataset.urls:
         url = base + Path(f.path).name
-        try:
-            with atomic_path(target) as tmp:
-                log(f"{dataset.name}: downloading {url}")
-                with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
-                    shutil.copyfileobj(response, out)
-                verify(tmp, f.md5, f"download of {url}")
-            return url
-        except (OSError, DataError) as err:
-            errors.append(f"{url}: {err}")
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            try:
+                with atomic_path(target) as tmp:
+                    log(f"{dataset.name}: downloading {url}")
+                    with (
+                        urllib.request.urlopen(url, timeout=60) as response,
+                        open(tmp, "wb") as out,
+                    ):
+                        shutil.copyfileobj(response, out)
+                    verify(tmp, f.md5, f"download of {url}")
+                return url
+            except DataError as err:
+                errors.append(f"{url}: {err}")
+                break
+            except OSError as err:
+                errors.append(f"{url} (attempt {attempt}/{DOWNLOAD_ATTEMPTS}): {err}")
+                if attempt < DOWNLOAD_ATTEMPTS and not _permanent(err):
+                    time.sleep(RETRY_WAIT_S * attempt)
+                else:
+                    break
     where = (
         f"in the mirror '{mirror_dir}'"
         if mirror_dir
@@ -376,6 +393,45 @@ def _member_path(name: str, archive: Path, dest: Path) -> str:
     if unsafe or not dest.joinpath(*parts).resolve().is_relative_to(dest.resolve()):
         raise DataError(f"archive '{archive}': refusing member '{name}' (outside '{dest}')")
     return "/".join(parts)
+
+
+def _permanent(err: OSError) -> bool:
+    """An HTTP answer that another try will not change (404, 403, ...)."""
+    import urllib.error
+
+    return isinstance(err, urllib.error.HTTPError) and 400 <= err.code < 500 and err.code != 429
+
+
+def verify_all(root: str | Path = "resources/data") -> list[str]:
+    """Re-check every file of every downloaded dataset under `root` against its manifest;
+    one line per changed or missing file (empty: all intact)."""
+    problems = []
+    manifests = sorted(Path(root).glob("*/manifest.json"))
+    for manifest in manifests:
+        for rel, md5 in read_json(manifest)["files"].items():
+            path = manifest.parent / rel
+            if not path.exists():
+                problems.append(f"{path}: missing (listed in {manifest})")
+            elif (actual := md5sum(path)) != md5:
+                problems.append(f"{path}: changed (md5 {actual}, manifest {md5})")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m repro.data verify [ROOT]`: re-verify every downloaded dataset."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m repro.data")
+    parser.add_argument("command", choices=["verify"])
+    parser.add_argument("root", nargs="?", default="resources/data")
+    args = parser.parse_args(argv)
+    manifests = sorted(Path(args.root).glob("*/manifest.json"))
+    problems = verify_all(args.root)
+    for line in problems:
+        print(line)
+    names = ", ".join(m.parent.name for m in manifests) or "none"
+    print(f"{len(manifests)} dataset(s) checked ({names}): {len(problems)} file(s) changed")
+    return 1 if problems or not manifests else 0
 
 
 # --------------------------------------------------------------------------- loading
@@ -526,3 +582,7 @@ def load_table(manifest: str | Path):
             path, sep=r"\s+", header=None, names=columns, na_values="?", quotechar='"'
         )
     return pd.read_csv(path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

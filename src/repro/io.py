@@ -1,7 +1,8 @@
 """Atomic file writes: a killed job never leaves a half file that looks complete.
 
 Every writer goes to a temporary file in the target's folder, flushes it to disk and
-renames it over the target (`os.replace` is atomic on POSIX file systems).
+renames it over the target (`os.replace` is atomic on POSIX file systems). The file gets
+the mode any new file of the user gets (0666 minus the umask), not mkstemp's 0600.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; give the user's default
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -30,6 +32,13 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text(target: str | Path, text: str) -> None:

@@ -15,6 +15,8 @@ RUN_METRICS = RUN_DIR + "/metrics.csv"
 RUN_RECORD = RUN_DIR + "/run.json"
 RUN_ARTIFACTS = RUN_DIR + "/artifacts.npz"
 RUN_CHECKPOINT = RUN_DIR + "/checkpoint.pt"
+RUN_LOCK = RUN_DIR + "/.lock"  # held by the live trainer (repro.runs.run_lock)
+RUN_LOG = RUN_DIR + "/train.log"  # earlier attempts' log lines (repro.logs.log_to)
 
 SUMMARY = "results/{paper}/summary/{experiment}.csv"
 PER_SEED = "results/{paper}/per_seed/{experiment}.csv"

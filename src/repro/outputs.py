@@ -90,6 +90,7 @@ def make_table(
     needs = registry.tables(paper)[table]
     inputs = gather(paper, needs, experiments, preset, summaries, per_seed, artifacts)
     frame = getattr(importlib.import_module(f"repro.{paper}.tables"), table)(inputs)
+    frame = tables.mark_diverged(frame, inputs)
     tables.save(frame, outputs, caption=tables.caption(inputs))
 
 
@@ -101,4 +102,4 @@ def make_scorecard(
     needs = registry.scorecard(paper)
     inputs = gather(paper, needs, experiments, preset, summaries, per_seed, artifacts)
     rows = importlib.import_module(f"repro.{paper}.tables").scorecard(inputs)
-    tables.save_scorecard_rows(rows, csv)
+    tables.save_scorecard_rows(tables.flag_diverged_rows(rows, inputs), csv)

@@ -35,7 +35,9 @@ def apply_style() -> None:
 
 
 def footer_text(inputs) -> str:
-    return caption_text(inputs.caption, inputs.preset, inputs.experiments)
+    text = caption_text(inputs.caption, inputs.preset, inputs.experiments)
+    diverged = diverged_footer(inputs) if getattr(inputs, "per_seed", None) else ""
+    return f"{text} {diverged}." if diverged else text
 
 
 def save(fig, png: str, pdf: str, inputs) -> None:
@@ -57,6 +59,30 @@ def save(fig, png: str, pdf: str, inputs) -> None:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt, bbox_inches="tight")
     plt.close(fig)
+
+
+def diverged_mark(table) -> str:
+    """ " (k/n diverged)" for a `per_seed` table with diverged runs, else ""."""
+    from repro.aggregate import divergence
+
+    k, n = divergence(table)
+    return f" ({k}/{n} diverged)" if k else ""
+
+
+def diverged_label(label: str, inputs, name: str) -> str:
+    """A legend label for experiment `name` that says how many of its runs diverged,
+    e.g. "SGD (1/3 diverged)"; read from the experiment's per-seed table."""
+    return f"{label}{diverged_mark(inputs.seeds(name))}"
+
+
+def diverged_footer(inputs, names=None) -> str:
+    """One line naming every selected experiment with diverged runs ("" if none)."""
+    parts = [
+        f"{name}{diverged_mark(inputs.seeds(name))}"
+        for name in (names if names is not None else inputs.experiments)
+        if name in inputs.per_seed and diverged_mark(inputs.seeds(name))
+    ]
+    return "Diverged runs: " + ", ".join(parts) if parts else ""
 
 
 def band(ax, x, mean, spread, label=None, color=None, **kwargs):

@@ -12,11 +12,13 @@ A paper's training entry points are functions `fn(run: Run) -> None` listed in
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
 import logging
 import math
+import os
 import platform
 import random
 import subprocess
@@ -33,6 +35,11 @@ from repro import __version__, layout
 from repro.io import atomic_path, write_json
 
 STATUS_OK, STATUS_DIVERGED = "ok", "diverged"
+
+# Divergence (one definition for every paper, `Run.check_finite`): a loss that is
+# non-finite, above the bound its kind declares (`LOSS_BOUNDS[kind]` beside `KINDS` in
+# `repro.<paper>.train`), or more than GROWTH_LIMIT times the run's first checked loss.
+GROWTH_LIMIT = 1e3
 
 
 def seed_everything(seed: int) -> None:
@@ -150,6 +157,11 @@ class Run:
     notes: list = field(default_factory=list)
     status: str = STATUS_OK
     status_reason: str = ""
+    diverged_at_step: int | None = None
+    loss_bound: float | None = None  # the kind's LOSS_BOUNDS entry (None: no bound)
+    growth_limit: float = GROWTH_LIMIT
+    first_loss: float | None = None  # first value given to check_finite (checkpointed)
+    code_digest: str | None = None  # digest of the training code (repro.codehash)
     resumed_from: int | None = None
     _start: float = field(default_factory=time.perf_counter)
 
@@ -177,16 +189,39 @@ class Run:
         self.notes.append(text)
         self.log.info("note: %s", text)
 
-    def mark_diverged(self, reason: str) -> None:
+    def mark_diverged(self, reason: str, step: int | None = None) -> None:
         """Record that the run diverged (it still writes its outputs; figures still build)."""
         self.status, self.status_reason = STATUS_DIVERGED, reason
+        self.diverged_at_step = None if step is None else int(step)
         self.log.warning("diverged: %s", reason)
 
+    @property
+    def diverged(self) -> bool:
+        return self.status == STATUS_DIVERGED
+
     def check_finite(self, step: int, value: float) -> bool:
-        """Mark the run diverged (and return False) if `value` is NaN or infinite."""
-        if math.isfinite(value):
+        """The divergence check every training loop calls with its loss: mark the run
+        diverged (and return False: stop) if `value` is non-finite, above the kind's
+        `loss_bound`, or more than `growth_limit` times the first value checked."""
+        value = float(value)
+        if not math.isfinite(value):
+            reason = f"non-finite loss {value} at step {step}"
+        elif self.loss_bound is not None and value > self.loss_bound:
+            reason = (
+                f"loss {value:.4g} at step {step} is above the bound {self.loss_bound:g} "
+                f"declared for kind '{self.params.get('kind')}'"
+            )
+        elif self.first_loss is None:
+            self.first_loss = value
             return True
-        self.mark_diverged(f"non-finite loss {value} at step {step}")
+        elif self.first_loss > 0 and value > self.growth_limit * self.first_loss:
+            reason = (
+                f"loss {value:.4g} at step {step} is more than {self.growth_limit:g} times "
+                f"the first loss {self.first_loss:.4g}"
+            )
+        else:
+            return True
+        self.mark_diverged(reason, step)
         return False
 
     # ----------------------------------------------------------------- checkpoints
@@ -211,6 +246,7 @@ class Run:
             "artifacts": dict(self.artifacts),
             "rng": _rng_state(),
             "elapsed": self.elapsed(),
+            "first_loss": self.first_loss,
         }
         with atomic_path(self.checkpoint_path) as tmp:
             torch.save(payload, tmp)
@@ -235,6 +271,7 @@ class Run:
         self.rows, self.artifacts = list(payload["rows"]), dict(payload["artifacts"])
         _set_rng_state(payload["rng"])
         self._start -= payload["elapsed"]
+        self.first_loss = payload.get("first_loss")
         self.resumed_from = payload["step"]
         self.log.info("resumed from checkpoint at step %d", payload["step"])
         return payload["step"], payload["state"]
@@ -269,6 +306,7 @@ class Run:
             "preset": self.preset,
             "status": self.status,
             "status_reason": self.status_reason,
+            "diverged_at_step": self.diverged_at_step,
             "hyperparameters": self.params,
             "datasets": datasets,
             "pca": str(self.pca) if self.pca else None,
@@ -277,12 +315,46 @@ class Run:
             "threads": self.threads,
             "versions": package_versions(),
             "git_commit": git_commit(),
+            "code_digest": self.code_digest,
             "host": platform.node(),
             "resumed_from_step": self.resumed_from,
             "wall_time_s": round(self.elapsed(), 3),
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             **(extra or {}),
         }
+
+
+class RunLocked(RuntimeError):
+    """Another live process is training into the same run folder."""
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path):
+    """Hold an exclusive lock on `<run_dir>/.lock` for the duration (released by the OS
+    when the process dies, so a killed trainer never leaves a stale lock)."""
+    import fcntl
+
+    path = Path(run_dir) / Path(layout.RUN_LOCK).name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+")  # noqa: SIM115 - held for the whole block
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown process"
+            raise RunLocked(
+                f"run folder '{run_dir}' is being trained by another process ({holder}). "
+                "Stop that trainer first (Ctrl-C in its terminal, or kill its whole process "
+                "group: kill -- -<pgid>), then run again."
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {platform.node()}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()
 
 
 def execute(
@@ -297,6 +369,7 @@ def execute(
     manifests: dict | None = None,
     pca: str | None = None,
     threads: int = 1,
+    code_digest: str | None = None,
 ) -> dict:
     """Run one experiment (resolved hyperparameters `params`) for one seed into `run_dir`.
 
@@ -319,9 +392,12 @@ def execute(
         manifests=dict(manifests or {}),
         pca=pca,
         log=logger,
+        code_digest=code_digest,
     )
     run.run_dir.mkdir(parents=True, exist_ok=True)
-    kinds = importlib.import_module(f"repro.{paper}.train").KINDS
+    module = importlib.import_module(f"repro.{paper}.train")
+    kinds = module.KINDS
+    run.loss_bound = getattr(module, "LOSS_BOUNDS", {}).get(params["kind"])
     logger.info(
         "start %s/%s seed %d (%s) on %s, %d thread(s)",
         paper,
@@ -331,7 +407,8 @@ def execute(
         run.device,
         threads,
     )
-    kinds[params["kind"]](run)
-    record = run.finish()
+    with run_lock(run.run_dir):
+        kinds[params["kind"]](run)
+        record = run.finish()
     logger.info("done: status %s, %.1f s", record["status"], record["wall_time_s"])
     return record

@@ -28,7 +28,72 @@ VERDICTS = (WITHIN, HOLDS, DIFFERS, OTHER_SCALE, DIVERGED, NOT_RUN)
 
 
 def caption(inputs) -> str:
-    return caption_text(inputs.caption, inputs.preset, inputs.experiments)
+    from repro.plotting import diverged_footer
+
+    text = caption_text(inputs.caption, inputs.preset, inputs.experiments)
+    diverged = diverged_footer(inputs) if getattr(inputs, "per_seed", None) else ""
+    return f"{text} {diverged}." if diverged else text
+
+
+def diverged_runs(inputs, names=None) -> dict[str, str]:
+    """experiment -> "k/n" for the selected experiments (or `names`) with diverged runs."""
+    from repro.aggregate import divergence
+
+    out = {}
+    for name in names if names is not None else inputs.experiments:
+        if name in inputs.per_seed:
+            k, n = divergence(inputs.seeds(name))
+            if k:
+                out[name] = f"{k}/{n}"
+    return out
+
+
+def diverged(inputs, *names: str) -> bool:
+    """Whether any run of the experiments `names` diverged (for the `diverged=` argument
+    of `verdict_numeric` / `verdict_claim`)."""
+    return bool(diverged_runs(inputs, [n for n in names if n in inputs.experiments]))
+
+
+def mark_diverged(frame: pd.DataFrame, inputs) -> pd.DataFrame:
+    """Give a table a `diverged` column ("k/n" runs per row's experiment, "0/n" for
+    none) when one of its experiments has diverged runs and it has none yet."""
+    from repro.aggregate import divergence
+
+    diverged = diverged_runs(inputs)
+    if not diverged or "diverged" in frame.columns or "experiment" not in frame.columns:
+        return frame
+    counts = {
+        name: "{}/{}".format(*divergence(inputs.seeds(name)))
+        for name in inputs.experiments
+        if name in inputs.per_seed
+    }
+    frame = frame.copy()
+    frame["diverged"] = frame["experiment"].map(counts).fillna("")
+    return frame
+
+
+def flag_diverged_rows(rows: list[dict], inputs) -> list[dict]:
+    """Safety net under every paper's scorecard: a row whose claim or detail names an
+    experiment with diverged runs cannot hold or be within tolerance; it becomes
+    `diverged` (papers pass `diverged=` to the verdict helpers themselves too)."""
+    diverged = diverged_runs(inputs)
+    if not diverged:
+        return rows
+    out = []
+    for row in rows:
+        text = f"{row.get('claim', '')} {row.get('detail', '')}"
+        hit = [n for n in diverged if _names(text, n)]
+        if hit and row.get("verdict") in (WITHIN, HOLDS):
+            note = "; ".join(f"{n}: {diverged[n]} runs diverged" for n in hit)
+            row = {**row, "verdict": DIVERGED, "detail": f"{row.get('detail', '')} [{note}]"}
+        out.append(row)
+    return out
+
+
+def _names(text: str, name: str) -> bool:
+    import re
+
+    return re.search(rf"(?<![A-Za-z0-9_.-]){re.escape(name)}(?![A-Za-z0-9_-])", text) is not None
 
 
 def save(frame: pd.DataFrame, outputs: Iterable[str], caption: str = "") -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from repro import layout, registry
+from repro import codehash, layout, registry
 from repro.config import hyperparameters, papers, resolve_experiments, validate
 
 validate(config)
@@ -69,6 +69,16 @@ def train_resource(name, grows_with_attempt=False):
 def train_partition(wildcards):
     gpus = experiment_of(wildcards)["resources"]["gpu"]
     return config["cluster"]["gpu_partition" if gpus else "cpu_partition"]
+
+
+def code_digest(role):
+    """params `code`: digest of the library code a `role` job of the paper runs
+    (repro.codehash), so editing it reruns exactly the jobs that use it."""
+
+    def get(wildcards):
+        return codehash.digest(wildcards.paper, role)
+
+    return get
 
 
 # ---------------------------------------------------------------- runs -> summaries

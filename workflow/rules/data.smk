@@ -6,7 +6,7 @@ rule download_dataset:
         manifest=layout.DATA_MANIFEST,
     log:
         "logs/download_dataset/{dataset}.log",
-    retries: 2
+    # no `retries`: a checksum error is deterministic; repro.data retries network errors
     localrule: True
     conda:
         "../../envs/data.yaml"
@@ -31,3 +31,13 @@ rule compute_pca:
         slurm_partition=config["cluster"]["cpu_partition"],
     script:
         "../../scripts/pca.py"
+
+
+# `snakemake verify_data`: re-check every downloaded dataset against its manifest
+# (names each changed or missing file; the same as `python -m repro.data verify`).
+rule verify_data:
+    localrule: True
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../../scripts/verify_data.py"

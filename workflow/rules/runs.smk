@@ -26,6 +26,7 @@ rule train:
         hyperparameters=train_hyperparameters,
         preset=config["preset"],
         device=config["device"],
+        code=code_digest("train"),
     script:
         "../../scripts/train.py"
 
@@ -66,6 +67,7 @@ rule figure:
         experiments=figure_experiments,
         preset=config["preset"],
         caption=figure_caption,
+        code=code_digest("figure"),
     script:
         "../../scripts/figure.py"
 
@@ -92,6 +94,7 @@ rule table:
         experiments=table_experiments,
         preset=config["preset"],
         caption=table_caption,
+        code=code_digest("table"),
     script:
         "../../scripts/table.py"
 
@@ -109,6 +112,7 @@ rule paper_scorecard:
     params:
         experiments=scorecard_experiments,
         preset=config["preset"],
+        code=code_digest("scorecard"),
     script:
         "../../scripts/paper_scorecard.py"
 

@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from repro.aggregate import series
-from repro.plotting import band
+from repro.plotting import band, diverged_label
 
 LAYERS = ("layer 1 (conv1)", "layer 2 (conv2)", "layer 3 (softmax)")
 GRAD_LAYERS = ("layer 1 (conv1)", "layer 2 (conv2)", "layer 3 (fc1)")
@@ -27,7 +27,8 @@ def population_std(s) -> np.ndarray:
 def error_curve(inputs, name: str, split: str = "test"):
     """(steps, mean error, population std, runs) of one experiment's test checkpoints."""
     s = series(inputs.summary(name), split, "error")
-    return s["step"].to_numpy(), s["mean"].to_numpy(), population_std(s), int(s["n"].max())
+    runs = int(s["n"].max()) if len(s) else 0  # no finite value: every run diverged
+    return s["step"].to_numpy(), s["mean"].to_numpy(), population_std(s), runs
 
 
 def reference(inputs, J: int) -> str | None:
@@ -48,7 +49,8 @@ def reference(inputs, J: int) -> str | None:
 def _label(inputs, name: str, extra: str = "") -> str:
     p = inputs.experiments[name]
     runs = len(p["seeds"])
-    return f"{extra}J = {p['J']}" + (f", {runs} runs" if runs > 1 else "")
+    label = f"{extra}J = {p['J']}" + (f", {runs} runs" if runs > 1 else "")
+    return diverged_label(label, inputs, name)
 
 
 def _first_artifacts(inputs, name: str):
@@ -77,10 +79,11 @@ def fig1(inputs):
     plot(enkf, enkf_std, f"EnKF (σ = 0.1, {_label(inputs, 'enkf')})", color="C0")
     sgd = inputs.experiments["sgd"]
     _, m, sd, n = error_curve(inputs, "sgd", "test_updates")
-    plot(m, sd, f"SGD σ = 1, test every {sgd['eval_every']} SGD steps ({n} runs)", color="C3")
+    label = f"SGD σ = 1, test every {sgd['eval_every']} SGD steps ({n} runs)"
+    plot(m, sd, diverged_label(label, inputs, "sgd"), color="C3")
     _, m, sd, n = error_curve(inputs, "sgd", "test_epoch")
     label = f"SGD σ = 1, {sgd['epoch_points']} tests spread over one epoch ({n} runs)"
-    plot(m, sd, label, color="C1", ls="--")
+    plot(m, sd, diverged_label(label, inputs, "sgd"), color="C1", ls="--")
     J1 = inputs.experiments["enkf_sigma1"]["J"]
     _, m, sd, _ = error_curve(inputs, "enkf_sigma1")
     plot(m, sd, f"EnKF σ = 1 ({_label(inputs, 'enkf_sigma1')})", color="C2", ls=":")
@@ -165,7 +168,8 @@ def fig5(inputs):
         s = series(inputs.summary(name), "test", "error")
         ls = "-" if p["optimizer"] == "sgd" else "--"
         ax.plot(s["step"], s["mean"], ls=ls, marker="o", ms=3,
-                label=f"{OPTIMIZER[p['optimizer']]}, σ = {p['init_std']:g}")  # fmt: skip
+                label=diverged_label(f"{OPTIMIZER[p['optimizer']]}, σ = {p['init_std']:g}",
+                                     inputs, name))  # fmt: skip
     p = next(iter(inputs.experiments.values()))
     n = p["train_subset"] or 60000
     ax.set(xlabel=f"epoch ({n} training images)", ylabel="test error (%)", ylim=(0, 100))

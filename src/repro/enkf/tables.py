@@ -8,7 +8,7 @@ import pandas as pd
 from repro.aggregate import final, series
 from repro.enkf import reported
 from repro.enkf.figures import error_curve
-from repro.tables import NOT_RUN, score, verdict_claim, verdict_numeric
+from repro.tables import NOT_RUN, diverged, score, verdict_claim, verdict_numeric
 
 
 def _at(values, i):
@@ -54,12 +54,13 @@ def scorecard(inputs) -> list[dict]:
 
     exps = inputs.experiments
     if "enkf" in exps:
+        bad = diverged(inputs, "enkf")
         steps, mean, std, n = error_curve(inputs, "enkf")
         add(
             "Fig. 1: EnKF test error after one epoch (last checkpoint), mean ± std of 10 runs",
             "4.10 ± 0.24 %",
             f"{mean[-1]:.2f} ± {std[-1]:.2f} % ({n} runs, {_scale(inputs, 'enkf')})",
-            verdict_numeric(mean[-1], reported.ENKF_ERROR_MEAN[-1], 1.0),
+            verdict_numeric(mean[-1], reported.ENKF_ERROR_MEAN[-1], 1.0, diverged=bad),
             "tolerance ±1 point; only the paper preset can match (spec §5: the ~4 % needs "
             "J in the thousands and the full epoch)",
         )
@@ -78,9 +79,11 @@ def scorecard(inputs) -> list[dict]:
             f"{first['error']['mean']:.2f} ± {np.nan_to_num(first['error']['std']):.2f} %; "
             f"classes predicted {first['classes']['mean']:g}, top class "
             f"{first['top_class']['mean']:g} (all-5 error on this test set {expected:.2f} %)",
-            verdict_claim(collapsed and abs(first["error"]["mean"] - expected) < 1e-6)
+            verdict_claim(collapsed and abs(first["error"]["mean"] - expected) < 1e-6, bad)
             if (exps["enkf"]["test_subset"] or 10000) < 10000
-            else verdict_numeric(first["error"]["mean"], reported.FIRST_CHECKPOINT_ERROR, 0.005),
+            else verdict_numeric(
+                first["error"]["mean"], reported.FIRST_CHECKPOINT_ERROR, 0.005, diverged=bad
+            ),
             "on a test subset the claim is: one class, digit 5, error = share of non-5s",
         )
         diffs = np.diff(mean)
@@ -91,10 +94,11 @@ def scorecard(inputs) -> list[dict]:
             "spec §5",
             f"{mean[0]:.1f} → {mean[-1]:.1f} % (std {std[-1]:.2f}); largest rise "
             f"{max(diffs.max(), 0):.2f} points",
-            verdict_claim(holds),
+            verdict_claim(holds, bad),
             "monotone: no rise above 0.5 point; final < 60 %; final std < 5 points",
         )
     if "sgd" in exps:
+        bad = diverged(inputs, "sgd")
         s = inputs.summary("sgd")
         last = final(s, "test_updates", "error")
         std_pop = float(last["std"]) * np.sqrt((last["n"] - 1) / last["n"])
@@ -103,7 +107,7 @@ def scorecard(inputs) -> list[dict]:
             "81.85 ± 24.02 %",
             f"{last['mean']:.2f} ± {std_pop:.2f} % ({int(last['n'])} runs, "
             f"after step {int(last['step'])})",
-            verdict_numeric(last["mean"], reported.SGD_ERROR_MEAN[-1], 10.0),
+            verdict_numeric(last["mean"], reported.SGD_ERROR_MEAN[-1], 10.0, diverged=bad),
             "tolerance ±10 points (the paper's spread is ±24)",
         )
         finals = np.array([np.load(f)["test_error"][-1] for f in inputs.artifacts["sgd"]])
@@ -116,7 +120,7 @@ def scorecard(inputs) -> list[dict]:
             f"after {exps['sgd']['epochs']} epoch(s): {stuck} of {len(finals)} runs > 80 %, "
             f"{learnt} < 30 % ({', '.join(f'{e:.1f}' for e in finals)}); mean "
             f"{finals.mean():.1f} ± {finals.std():.1f} %",
-            verdict_claim(bool(bimodal and finals.mean() > 50 and finals.std() > 20)),
+            verdict_claim(bool(bimodal and finals.mean() > 50 and finals.std() > 20), bad),
             "holds if every run is either > 80 % or < 30 % (both present), mean > 50 % and "
             "population std > 20 points; how many of 5 runs learn is itself noisy",
         )
@@ -129,7 +133,9 @@ def scorecard(inputs) -> list[dict]:
             "Fig. 8a ordering: larger ensembles give lower error at equal iterations",
             "J = 100 > 5000 > 10 000 in error (Fig. 8a)",
             ", ".join(f"J = {J}: {e:.1f} %" for (J, _), e in zip(sizes, finals, strict=True)),
-            verdict_claim(bool(np.all(np.diff(finals) < 0))),
+            verdict_claim(
+                bool(np.all(np.diff(finals) < 0)), diverged(inputs, *(n for _, n in sizes))
+            ),
             "final-checkpoint error strictly decreasing in J",
         )
     adam = [n for n, p in exps.items() if p["kind"] == "gd" and p["optimizer"] == "adam"]
@@ -145,7 +151,7 @@ def scorecard(inputs) -> list[dict]:
                 f"{exps[n]['epochs']} epochs"
                 for n, c in curves.items()
             ),
-            verdict_claim(slow),
+            verdict_claim(slow, diverged(inputs, *adam)),
             "holds if every Adam run improves on its initial error but stays above 20 %",
         )
     if not rows:

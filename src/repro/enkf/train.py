@@ -251,4 +251,8 @@ def _append_stats(run, epoch: int, acts: torch.Tensor, grads: torch.Tensor) -> N
         art[name] = np.concatenate([art[name], new]) if name in art else new
 
 
+# Divergence bounds (repro.runs.Run.check_finite): cross-entropy; loose, because the
+# sigma = 3 initialisations start far above chance (ln 10).
+LOSS_BOUNDS = {"enkf": 1e4, "gd": 1e4}
+
 KINDS = {"enkf": enkf, "gd": gd}

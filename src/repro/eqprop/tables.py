@@ -8,7 +8,7 @@ import pandas as pd
 from repro.aggregate import final, n_diverged, series
 from repro.eqprop import reported
 from repro.registry import DATASET_LABELS
-from repro.tables import NOT_RUN, score, verdict_claim, verdict_numeric
+from repro.tables import NOT_RUN, diverged, score, verdict_claim, verdict_numeric
 
 
 def _network(p) -> str:
@@ -139,7 +139,7 @@ def scorecard(inputs) -> list[dict]:
                 claim,
                 f"{reported_value:.1%}",
                 f"{ours:.1%} (final epoch, {where(name)})",
-                verdict_numeric(ours, reported_value, tolerance),
+                verdict_numeric(ours, reported_value, tolerance, diverged=diverged(inputs, name)),
                 f"tolerance ±{tolerance:.0%} absolute; final epoch, mean over seeds",
             )
         else:

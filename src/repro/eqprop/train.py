@@ -248,4 +248,8 @@ def train(run) -> None:
     run.record(run.seed, "final_by_seed", test_error=test_error)  # per-seed values for claims
 
 
+# Divergence bound (repro.runs.Run.check_finite) of the training loss (MSE or
+# cross-entropy per example).
+LOSS_BOUNDS = {"train": 1e4}
+
 KINDS = {"gducheck": gducheck, "train": train}

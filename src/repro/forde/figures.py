@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from repro.aggregate import series
+from repro.plotting import diverged_label
 
 METHOD_LABELS = {
     "de": "DE",
@@ -94,7 +95,7 @@ def fig7(inputs):
                 yerr=np.nan_to_num(s["std"]),
                 capsize=3,
                 color=METHOD_COLORS[method],
-                label=METHOD_LABELS[method],
+                label=diverged_label(METHOD_LABELS[method], inputs, name),
             )
             ax.set(title=title, xlabel="severity (0 = clean)")
     axes[1].legend(loc="upper left")

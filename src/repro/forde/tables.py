@@ -11,7 +11,7 @@ import pandas as pd
 from repro.aggregate import final
 from repro.forde.figures import METHOD_LABELS
 from repro.forde.reported import PAPER_TABLES, TOLERANCES
-from repro.tables import NOT_RUN, score, verdict_claim, verdict_numeric
+from repro.tables import NOT_RUN, diverged, score, verdict_claim, verdict_numeric
 
 PAPER = "forde"
 SUBSTITUTES = ("mnist", "fashion_mnist")
@@ -181,7 +181,7 @@ def _paper_rows(inputs) -> list[dict]:
                         value,
                         f"{ours:.3g}",
                         inputs.preset,
-                        verdict_numeric(ours, value, tol),
+                        verdict_numeric(ours, value, tol, diverged=diverged(inputs, name)),
                         f"tolerance ±{tol:g}",
                     )  # fmt: skip
                 )

@@ -268,6 +268,9 @@ def evaluate(run, model, normalise, xte, yte) -> None:
     )
 
 
+# Divergence bound (repro.runs.Run.check_finite) of a step's NLL + repulsion.
+LOSS_BOUNDS = {"ensemble": 1e4}
+
 KINDS = {
     "ensemble": ensemble,
     "toy_classification": toy_classification,

@@ -8,7 +8,7 @@ import numpy as np
 from repro.aggregate import n_diverged, n_runs, series
 from repro.levelsets import FIG7_LAMBDA, not_run_note
 from repro.levelsets.results import baseline_finals, metric_label, population_std, regression
-from repro.plotting import band
+from repro.plotting import band, diverged_mark
 
 PANELS = (
     ("angle", "angle(∇R, ∇L) (°)"),
@@ -47,10 +47,11 @@ def _fig2(experiment: str):
         axes[-1].set_xlabel("predictor step")
         runs, diverged = n_runs(summary), n_diverged(summary)
         complete = f"{runs - diverged} of {runs} runs" + (
-            f" ({diverged} diverged at the corrector cap, excluded)" if diverged else ""
+            f" ({diverged}/{runs} diverged, excluded)" if diverged else ""
         )
-        l0 = series(summary, "levelset", "L0")["mean"].iloc[0]
-        axes[0].set_title(f"{experiment}: {complete}\nmean L0 = {l0:.3g}", fontsize=9)
+        l0 = series(summary, "levelset", "L0")["mean"]  # empty if every phase 1 diverged
+        l0 = f"{l0.iloc[0]:.3g}" if len(l0) else "none (phase 1 diverged)"
+        axes[0].set_title(f"{experiment}: {complete}\nmean L0 = {l0}", fontsize=9)
         fig.align_ylabels(axes)
         fig.tight_layout()
         return fig
@@ -150,17 +151,18 @@ def wd_lambda(inputs):
     for col, name in enumerate(names):
         params, finals = inputs.experiments[name], baseline_finals(inputs.summary(name))
         x = np.arange(len(finals))
+        mark = diverged_mark(inputs.seeds(name))
         for row, metric in enumerate(("loss", "metric")):
             ax = axes[row, col]
             scale = 100.0 if metric == "metric" and not regression(params) else 1.0
             mean, std = finals[f"{metric}_mean"] * scale, finals[f"{metric}_std"] * scale
             ax.errorbar(x, mean, yerr=std, marker="o", ms=4, capsize=3)
-            if metric == "loss" or regression(params):
+            if (metric == "loss" or regression(params)) and len(finals):
                 ax.axhline(finals["constant_loss"].iloc[0], color="k", ls="--", lw=1)
             ax.set_xticks(x, [f"{v:g}" for v in finals["lambda"]], rotation=45, fontsize=7)
             if metric == "loss":
                 ax.set_yscale("log")
-                ax.set_title(name.removeprefix("L2_"), fontsize=9)
+                ax.set_title(name.removeprefix("L2_") + mark, fontsize=9)
             ax.set_ylabel(
                 "test loss" if metric == "loss" else metric_label(params, percent=True), fontsize=8
             )

@@ -53,12 +53,15 @@ def baseline_finals(summary: pd.DataFrame) -> pd.DataFrame:
     for split, group in test.groupby("split"):
         last = group[group["step"] == group["step"].max()]
         row = {"lambda": float(split.removeprefix("test@")), "epoch": int(last["step"].iloc[0])}
+        row["n"] = 0
         for metric in ("loss", "metric"):
-            m = last[last["metric"] == metric]
-            row[f"{metric}_mean"] = float(m["mean"].iloc[0])
-            row[f"{metric}_std"] = float(population_std(m).iloc[0])
-            row["n"] = int(m["n"].iloc[0])
+            m = last[last["metric"] == metric]  # empty when every run's value is non-finite
+            row[f"{metric}_mean"] = float(m["mean"].iloc[0]) if len(m) else np.nan
+            row[f"{metric}_std"] = float(population_std(m).iloc[0]) if len(m) else np.nan
+            row["n"] = max(row["n"], int(m["n"].iloc[0]) if len(m) else 0)
         rows.append(row)
-    frame = pd.DataFrame(rows).sort_values("lambda").reset_index(drop=True)
+    columns = ["lambda", "epoch", "n", "loss_mean", "loss_std", "metric_mean", "metric_std"]
+    # a run that diverged before its first test epoch has no test rows at all
+    frame = pd.DataFrame(rows, columns=columns).sort_values("lambda").reset_index(drop=True)
     frame["constant_loss"] = run_value(summary, "constant_loss", "reference")
     return frame

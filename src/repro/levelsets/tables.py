@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import n_diverged, n_runs
+from repro.aggregate import divergence, n_diverged, n_runs
 from repro.levelsets import BASELINE_PREFIX, EXPERIMENTS, not_run_note
 from repro.levelsets.results import (
     baseline_finals,
@@ -15,7 +15,7 @@ from repro.levelsets.results import (
     run_value,
     walk_point,
 )
-from repro.tables import NOT_RUN, score, verdict_claim
+from repro.tables import DIVERGED, NOT_RUN, diverged, score, verdict_claim
 
 PAPER = "levelsets"
 TIDY_COLUMNS = [
@@ -28,6 +28,7 @@ TIDY_COLUMNS = [
     "test_metric",
     "test_metric_mean",
     "test_metric_std",
+    "diverged",
     "note",
 ]
 
@@ -66,16 +67,23 @@ def table1(inputs) -> pd.DataFrame:
                     "test_metric": metric,
                     "test_metric_mean": met["mean"],
                     "test_metric_std": met["std"],
+                    "diverged": _diverged(inputs, exp),
                     "note": (f"predictor step {loss['step']}" if loss["n"] else "no complete walk")
-                    + (
-                        f"; {diverged} run(s) stopped by the corrector cap, excluded"
-                        if diverged
-                        else ""
-                    ),
+                    + (f"; {diverged} diverged run(s) excluded" if diverged else ""),
                 }
             )
         if BASELINE_PREFIX + exp in inputs.experiments:
-            for _, r in baseline_finals(inputs.summary(BASELINE_PREFIX + exp)).iterrows():
+            finals = baseline_finals(inputs.summary(BASELINE_PREFIX + exp))
+            if finals.empty:
+                rows.append(
+                    {
+                        "experiment": exp,
+                        "method": "weight decay",
+                        "diverged": _diverged(inputs, BASELINE_PREFIX + exp),
+                        "note": "no test evaluation (the run diverged before it)",
+                    }
+                )
+            for _, r in finals.iterrows():
                 rows.append(
                     {
                         "experiment": exp,
@@ -87,10 +95,16 @@ def table1(inputs) -> pd.DataFrame:
                         "test_metric": metric,
                         "test_metric_mean": r["metric_mean"],
                         "test_metric_std": r["metric_std"],
+                        "diverged": _diverged(inputs, BASELINE_PREFIX + exp),
                         "note": f"epoch {int(r['epoch'])}",
                     }
                 )
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
+
+
+def _diverged(inputs, name: str) -> str:
+    """ "k/n" runs of `name` that diverged."""
+    return "{}/{}".format(*divergence(inputs.seeds(name))) if name in inputs.per_seed else ""
 
 
 def _pm(mean, std, digits=4) -> str:
@@ -119,19 +133,22 @@ def table1_summary(inputs) -> pd.DataFrame:
             row["level-set metric"] = _pm(
                 w["test_metric_mean"] * scale, w["test_metric_std"] * scale
             )
-        wd = part[part["method"] == "weight decay"]
+        wd = part[(part["method"] == "weight decay") & part["lambda"].notna()]
         if len(wd):
             zero = wd[wd["lambda"] == 0.0]
             if len(zero):
                 z = zero.iloc[0]
                 row["λ=0 loss"] = _pm(z["test_loss_mean"], z["test_loss_std"])
                 row["λ=0 metric"] = _pm(z["test_metric_mean"] * scale, z["test_metric_std"] * scale)
-            best = wd.loc[wd["test_loss_mean"].idxmin()]
+            best = wd.loc[wd["test_loss_mean"].fillna(np.inf).idxmin()]
             row["best λ"] = f"{best['lambda']:g}"
             row["best-λ loss"] = _pm(best["test_loss_mean"], best["test_loss_std"])
             row["best-λ metric"] = _pm(
                 best["test_metric_mean"] * scale, best["test_metric_std"] * scale
             )
+        row["diverged"] = ", ".join(
+            f"{m} {d}" for m, d in part.groupby("method")["diverged"].first().items()
+        )
         row["note"] = "; ".join(n for n in walk["note"] if isinstance(n, str))
         rows.append(row)
     columns = [
@@ -144,6 +161,7 @@ def table1_summary(inputs) -> pd.DataFrame:
         "best λ",
         "best-λ loss",
         "best-λ metric",
+        "diverged",
         "note",
     ]
     return pd.DataFrame(rows, columns=columns).fillna("-")
@@ -155,7 +173,7 @@ def _walk_rows(inputs, name: str, add) -> None:
     complete = n_runs(summary) - n_diverged(summary)
     runs = f"{complete}/{n_runs(summary)} runs complete"
     if complete == 0:
-        add(f"{name}: level-set walk completes", "-", runs, NOT_RUN)
+        add(f"{name}: level-set walk completes", "-", runs, DIVERGED, "every run diverged")
         return
     band = math.sqrt(params["tolerance"])
     outside = run_value(summary, "steps_outside_band")
@@ -202,6 +220,16 @@ def _walk_rows(inputs, name: str, add) -> None:
 
 def _baseline_rows(inputs, name: str, add) -> None:
     finals = baseline_finals(inputs.summary(name))
+    broken = diverged(inputs, name)  # one run holds every lambda: a blow-up stops them all
+    if finals["loss_mean"].notna().sum() < 2:
+        add(
+            f"{name.removeprefix(BASELINE_PREFIX)}: weight-decay test loss vs λ is U-shaped",
+            "λ -> large: weights -> 0, constant predictions (spec sections 4-5)",
+            f"{int(finals['loss_mean'].notna().sum())} λ with a finite test loss",
+            DIVERGED if broken else NOT_RUN,
+            f"{_diverged(inputs, name)} runs diverged" if broken else "",
+        )
+        return
     largest, constant = finals.iloc[-1], finals["constant_loss"].iloc[0]
     best = finals.loc[finals["loss_mean"].idxmin()]
     interior = 0 < finals["loss_mean"].idxmin() < len(finals) - 1
@@ -214,7 +242,7 @@ def _baseline_rows(inputs, name: str, add) -> None:
         f"{best['loss_mean']:.4g} at the best λ={best['lambda']:g}; constant predictor "
         f"{constant:.4g}; minimum {'inside' if interior else 'at an end of'} the grid; "
         f"{'degenerate' if degenerate else 'not yet degenerate'} at the largest λ",
-        verdict_claim(bool(largest["loss_mean"] > 1.5 * best["loss_mean"])),
+        verdict_claim(bool(largest["loss_mean"] > 1.5 * best["loss_mean"]), diverged=broken),
         "holds if the largest λ's test loss exceeds 1.5 x the best λ's; degenerate: "
         ">= 0.9 x the best constant predictor's test loss",
     )

@@ -174,7 +174,7 @@ def traversal(run) -> None:
         )
         run.progress(0, p["steps"], L0=loss0, test_loss=float(test_loss))
         state, snapshots = walk.State(w=w[0].clone(), eta_p=p["eta_p_min"]), []
-        if not math.isfinite(loss0):
+        if run.diverged or not math.isfinite(loss0):
             return  # phase 1 diverged (run.check_finite marked the run)
     cfg = settings(p)
     loss_grad = full_batch(net, data)
@@ -319,5 +319,9 @@ def constant_loss(data: Split, y_test: torch.Tensor) -> float:
     log_p = (counts / counts.sum()).log()
     return float(-log_p[y_test].mean())
 
+
+# Divergence bounds (repro.runs.Run.check_finite): phase-1 loss (cross-entropy, or the
+# MSE of MPG in mpg^2, ~600 for a constant 0), and the members' summed penalised loss.
+LOSS_BOUNDS = {"traversal": 1e6, "weight_decay": 1e6}
 
 KINDS = {"traversal": traversal, "weight_decay": weight_decay}

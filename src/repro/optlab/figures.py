@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from repro.aggregate import final, n_diverged, series
-from repro.plotting import band
+from repro.aggregate import final, series
+from repro.plotting import band, diverged_label
 
 MOVING_AVERAGE = 50
 OPTIMIZER_STYLE = {
@@ -18,10 +18,7 @@ OPTIMIZER_STYLE = {
 
 
 def _lr_label(inputs, name: str) -> str:
-    summary = inputs.summary(name)
-    label = f"lr {inputs.experiments[name]['lr']:g}"
-    diverged = n_diverged(summary)
-    return label + (f" ({diverged} diverged)" if diverged else "")
+    return diverged_label(f"lr {inputs.experiments[name]['lr']:g}", inputs, name)
 
 
 def L1(inputs):
@@ -246,7 +243,9 @@ def O3(inputs):
                 color=color,
                 marker="o",
                 ms=3,
-                label=f"{label} (lr {params['lr']:g}; test {test:.2f} %)",
+                label=diverged_label(
+                    f"{label} (lr {params['lr']:g}; test {test:.2f} %)", inputs, name
+                ),
             )
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import final, series
+from repro.aggregate import final, n_diverged, series
 from repro.optlab import reported
-from repro.tables import NOT_RUN, score, verdict_claim, verdict_numeric
+from repro.tables import NOT_RUN, diverged, score, verdict_claim, verdict_numeric
 
 
 def _mean_std(row) -> tuple[float, float]:
@@ -25,9 +25,7 @@ def L3(inputs) -> pd.DataFrame:
                 "lr": p["lr"],
                 "epochs": p["epochs"],
                 "runs": int(test["n"]),
-                "diverged": int(
-                    final(s, "run", "diverged")["mean"] * final(s, "run", "diverged")["n"]
-                ),
+                "diverged": n_diverged(s),
                 "test_accuracy_mean": test["mean"],
                 "test_accuracy_std": test["std"],
                 "final_val_accuracy_mean": val["mean"],
@@ -107,7 +105,9 @@ def scorecard(inputs) -> list[dict]:
             "MNIST MLP test accuracy, lr 0.005 (20 epochs in the lab)",
             "about 96 %",
             f"{test:.2%} after {epochs} epochs",
-            verdict_numeric(test, reported.MNIST_TEST_ACCURACY, 0.01),
+            verdict_numeric(
+                test, reported.MNIST_TEST_ACCURACY, 0.01, diverged=diverged(inputs, by_lr[0.005])
+            ),
             "tolerance ±1 point; fewer epochs than the lab lower it",
         )
         val1 = series(s, "val", "accuracy").set_index("step").loc[1, "mean"]
@@ -115,7 +115,12 @@ def scorecard(inputs) -> list[dict]:
             "Validation accuracy after one epoch at lr 0.005",
             "0.8734",
             f"{val1:.4f}",
-            verdict_numeric(val1, reported.MNIST_VAL_ACCURACY_EPOCH1_LR0005, 0.02),
+            verdict_numeric(
+                val1,
+                reported.MNIST_VAL_ACCURACY_EPOCH1_LR0005,
+                0.02,
+                diverged=diverged(inputs, by_lr[0.005]),
+            ),
             "tolerance ±0.02 (one run in the lab)",
         )
     if {1.0, 0.05, 0.005} <= set(by_lr):
@@ -128,7 +133,7 @@ def scorecard(inputs) -> list[dict]:
             "lr 1 fails while lr 0.05 and 0.005 train above 90 % within a few epochs",
             "lr 1: erratic, 37-53 % (spec check, solved notebook)",
             ", ".join(f"lr {lr:g}: {a:.1%}" for lr, a in acc.items()),
-            verdict_claim(holds),
+            verdict_claim(holds, diverged=diverged(inputs, *by_lr.values())),
         )
 
     # Part 2: initialisation
@@ -224,7 +229,9 @@ def scorecard(inputs) -> list[dict]:
             "SGD keeps oscillating in w1; momentum and Adam settle near w1 = 0 and run down w2",
             "lab lesson (section 5)",
             ", ".join(f"{k}: w1={v[0]:.3g}, w2={v[1]:.3g}" for k, v in paths.items()),
-            verdict_claim(holds),
+            verdict_claim(
+                holds, diverged=diverged(inputs, *_by(inputs, "curvature", "optimizer").values())
+            ),
         )
 
     # UvA optimizer comparison
@@ -236,7 +243,9 @@ def scorecard(inputs) -> list[dict]:
                 f"FashionMNIST test accuracy with {p['optimizer']} (UvA, 40 epochs)",
                 f"{ref:.2%}",
                 f"{test:.2%} after {p['epochs']} epochs on {p['train_subset'] or 50000} images",
-                verdict_numeric(test, ref, 0.015) if np.isfinite(test) else NOT_RUN,
+                verdict_numeric(test, ref, 0.015, diverged=diverged(inputs, name))
+                if np.isfinite(test)
+                else NOT_RUN,
                 "tolerance ±1.5 points; the lab's [-1, 1] inputs, not UvA's standardisation",
             )
     return rows
