@@ -126,8 +126,22 @@ def test_smoke_preset_builds_every_output(smoke_workflow):
                 assert (
                     smoke_workflow / layout.TABLE.format(paper=paper, table=table, ext=ext)
                 ).exists()
-    scorecard = (smoke_workflow / "results/tables/scorecard.md").read_text()
-    assert "| smoke " in scorecard or "smoke" in scorecard
+    import pandas as pd
+
+    from repro.tables import SCORECARD_COLUMNS, VERDICTS
+
+    frame = pd.read_csv(
+        smoke_workflow / layout.SCORECARD.format(ext="csv"), dtype=str, keep_default_na=False
+    )
+    assert list(frame.columns) == SCORECARD_COLUMNS
+    assert set(frame["paper"]) == set(papers(config))  # every paper scored
+    assert set(frame["preset"]) == {"smoke"}  # every row says which preset it rests on
+    assert set(frame["verdict"]) <= set(VERDICTS)
+    assert (frame["claim"].str.len() > 0).all()
+    markdown = (smoke_workflow / layout.SCORECARD.format(ext="md")).read_text()
+    counts = frame["verdict"].value_counts()
+    for verdict, count in counts.items():
+        assert f"{verdict}: {count}" in markdown
 
 
 @pytest.mark.slow
