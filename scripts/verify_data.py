@@ -1,5 +1,7 @@
 """Rule verify_data: re-verify every downloaded dataset; fail naming any changed file."""
 
+import contextlib
+import io
 import sys
 from pathlib import Path
 
@@ -7,7 +9,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
 from repro import data  # noqa: E402
+from repro.io import write_text  # noqa: E402
 
-status = data.main(["verify", "resources/data"])
+report = io.StringIO()
+with contextlib.redirect_stdout(report):
+    status = data.main(["verify", "resources/data"])
+write_text(snakemake.log[0], report.getvalue())  # in the log, and on the console:
+print(report.getvalue(), end="", file=sys.stderr)
 if status:
-    sys.exit("dataset verification failed: see the lines above")
+    sys.exit(f"dataset verification failed (also in {snakemake.log[0]})")
