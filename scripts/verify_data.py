@@ -7,7 +7,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
 from repro import data  # noqa: E402
+from repro.logs import log_to  # noqa: E402
 
-status = data.main(["verify", "resources/data"])
+with log_to(snakemake.log[0]) as log:
+
+    def echo(line: str) -> None:
+        print(line, flush=True)
+        log.info(line)
+
+    status = data.main(["verify", "resources/data"], echo=echo)
 if status:
     sys.exit("dataset verification failed: see the lines above")

@@ -36,6 +36,8 @@ rule compute_pca:
 # `snakemake verify_data`: re-check every downloaded dataset against its manifest
 # (names each changed or missing file; the same as `python -m repro.data verify`).
 rule verify_data:
+    log:
+        "logs/verify_data.log",
     localrule: True
     conda:
         "../../envs/data.yaml"
