@@ -1,7 +1,5 @@
 """Rule verify_data: re-verify every downloaded dataset; fail naming any changed file."""
 
-import contextlib
-import io
 import sys
 from pathlib import Path
 
@@ -9,12 +7,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
 from repro import data  # noqa: E402
-from repro.io import write_text  # noqa: E402
+from repro.logs import log_to  # noqa: E402
 
-report = io.StringIO()
-with contextlib.redirect_stdout(report):
-    status = data.main(["verify", "resources/data"])
-write_text(snakemake.log[0], report.getvalue())  # in the log, and on the console:
-print(report.getvalue(), end="", file=sys.stderr)
+with log_to(snakemake.log[0]) as log:
+
+    def echo(line: str) -> None:
+        print(line, flush=True)
+        log.info(line)
+
+    status = data.main(["verify", "resources/data"], echo=echo)
 if status:
-    sys.exit(f"dataset verification failed (also in {snakemake.log[0]})")
+    sys.exit("dataset verification failed: see the lines above")

@@ -417,7 +417,7 @@ def verify_all(root: str | Path = "resources/data") -> list[str]:
     return problems
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, echo=print) -> int:
     """`python -m repro.data verify [ROOT]`: re-verify every downloaded dataset."""
     import argparse
 
@@ -428,9 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     manifests = sorted(Path(args.root).glob("*/manifest.json"))
     problems = verify_all(args.root)
     for line in problems:
-        print(line)
+        echo(line)
     names = ", ".join(m.parent.name for m in manifests) or "none"
-    print(f"{len(manifests)} dataset(s) checked ({names}): {len(problems)} file(s) changed")
+    echo(f"{len(manifests)} dataset(s) checked ({names}): {len(problems)} file(s) changed")
     return 1 if problems or not manifests else 0
 
 
