@@ -86,3 +86,11 @@ def test_per_seed_table_keeps_each_run(tmp_path):
     assert diverged_seeds(table) == [7]
     with pytest.raises(KeyError, match="split='test'"):
         seed_values(table, "test", "accuracy")
+
+
+def test_n_diverged_rounds_instead_of_truncating(tmp_path):
+    """15 of 22 runs diverged: the mean 0.6818... times 22 is 14.999..., not 14."""
+    runs = [_run(tmp_path, s, [0.5], status="diverged" if s < 15 else "ok") for s in range(22)]
+    summary = summarize("exp", runs)
+    assert n_runs(summary) == 22 and n_diverged(summary) == 15
+    assert diverged_seeds(per_seed("exp", runs)) == list(range(15))

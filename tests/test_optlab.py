@@ -94,7 +94,7 @@ def test_init_variances_match_closed_forms(scheme):
     initialise(model, scheme)
     for index, layer in enumerate(_linears(model)):
         fan_out, fan_in = layer.weight.shape
-        expected = {  # closed forms written here, not the module's weight_variance
+        expected = {  # closed forms written here
             "equal_var": 1 / fan_in,
             "xavier": 2 / (fan_in + fan_out),
             "kaiming": (1 if index == 0 else 2) / fan_in,

@@ -1,6 +1,6 @@
-"""optlab: initialisation variances and shapes against closed forms written here (not
-`weight_variance`), with tolerances from the sampling distribution of the variance, and
-the hand-written optimizers' first steps by hand and `make`'s hyperparameter wiring."""
+"""optlab: initialisation variances and shapes against closed forms written here, with
+tolerances from the sampling distribution of the variance, and the hand-written
+optimizers' first steps by hand and `make`'s hyperparameter wiring."""
 
 import math
 
