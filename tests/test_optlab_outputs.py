@@ -108,7 +108,7 @@ def test_l_figures_render_with_n_and_diverged_counts():
     inputs = _inputs(*exps)
     fig = figures.L3(inputs)
     ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert ticks == ["lr 1 (2 diverged)", "lr 0.005"]
+    assert ticks == ["lr 1 (2/3 diverged)", "lr 0.005"]
     heights = [p.get_height() for p in fig.axes[0].patches]
     assert heights == pytest.approx([45.0, 95.5])
     plt.close(fig)
@@ -133,7 +133,7 @@ def test_l_figures_with_one_seed_and_every_seed_diverged():
         plt.close(fig)
     fig = figures.L3(_inputs(one, bad))
     ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert ticks == ["lr 0.005", "lr 1 (2 diverged)"]
+    assert ticks == ["lr 0.005", "lr 1 (2/2 diverged)"]
     plt.close(fig)
 
 
