@@ -1,16 +1,62 @@
-"""Job logs: every rule's script writes its progress and any failure to its `log:` file."""
+"""Job logs: every rule's script writes its progress and any failure to its `log:` file.
+
+The last line of every job's log is its resource line (`job resources: cpu_s=...`):
+CPU seconds (user + sys, the job's own process and the children it waited for) in
+total and before the job's code started (`startup_cpu_s`: interpreter, Snakemake's
+script preamble and the script's top-level imports), peak memory, and the packages
+the job had loaded (`modules=`), so `benchmarks/rules.py` can break a run down by rule
+and measure what each job type's imports cost on their own.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import resource
+import sys
 from pathlib import Path
+
+RESOURCE_LINE = "job resources:"
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of the children it has waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def loaded_modules() -> list[str]:
+    """Modules from outside the standard library loaded so far, at most two levels deep
+    (`torch`, `scipy.special`, `matplotlib.pyplot`), plus every `repro` module:
+    importing these in a fresh interpreter reproduces the job's import cost."""
+    stdlib = sys.stdlib_module_names
+    names = set()
+    for name in list(sys.modules):
+        top = name.partition(".")[0]
+        if top in stdlib or top.startswith("_") or top == "__main__":
+            continue
+        parts = name.split(".")
+        if top == "repro" or (len(parts) <= 2 and not parts[-1].startswith("_")):
+            names.add(name)
+    return sorted(names)
+
+
+def resource_line(startup_cpu: float) -> str:
+    total = cpu_seconds()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return (
+        f"{RESOURCE_LINE} cpu_s={total:.3f} startup_cpu_s={startup_cpu:.3f} "
+        f"maxrss_mb={peak_mb:.0f} modules={','.join(loaded_modules())}"
+    )
 
 
 @contextlib.contextmanager
 def log_to(path: str | Path):
     """Send the `repro` loggers to `path` for the duration; log a failure's traceback there
-    too before re-raising it (so it shows both in the log and on the console)."""
+    too before re-raising it (so it shows both in the log and on the console); end with
+    the job's resource line (module docstring)."""
+    startup_cpu = cpu_seconds()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger("repro")
     handler = logging.FileHandler(path, mode="a")  # a resumed job keeps the earlier lines
@@ -23,5 +69,6 @@ def log_to(path: str | Path):
         logger.exception("job failed")
         raise
     finally:
+        logger.info(resource_line(startup_cpu))
         logger.removeHandler(handler)
         handler.close()
