@@ -86,3 +86,19 @@ def test_per_seed_table_keeps_each_run(tmp_path):
     assert diverged_seeds(table) == [7]
     with pytest.raises(KeyError, match="split='test'"):
         seed_values(table, "test", "accuracy")
+
+
+def test_t_quantiles_match_student_t():
+    """The written-out t table (and the scipy fallback past it) against textbook values
+    and scipy.stats."""
+    import numpy as np
+    from scipy import stats
+
+    from repro.aggregate import _t_quantile
+
+    n = np.arange(0, 45)
+    ours = _t_quantile(n)
+    assert np.isnan(ours[:2]).all()
+    np.testing.assert_allclose(ours[2:], stats.t.ppf(0.975, n[2:] - 1), rtol=1e-10)
+    # printed tables: df 1 -> 12.706, df 2 -> 4.303, df 10 -> 2.228, df 30 -> 2.042
+    np.testing.assert_allclose(ours[[2, 3, 11, 31]], [12.706, 4.303, 2.228, 2.042], atol=5e-4)
