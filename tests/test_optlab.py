@@ -213,6 +213,19 @@ def test_curvature_loss_closed_form():
     assert curvature_loss(w1, w2).item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_plotted_surface_is_the_training_loss():
+    """O1/O2 draw the surface with a NumPy copy of the loss (no torch in figure jobs)."""
+    from repro.optlab.figures import curvature_loss as plotted
+
+    grid = np.linspace(-6.0, 6.0, 41)
+    w1, w2 = np.meshgrid(grid, grid)
+    trained = curvature_loss(torch.from_numpy(w1), torch.from_numpy(w2)).numpy()
+    np.testing.assert_allclose(plotted(w1, w2), trained, rtol=1e-12, atol=1e-12)
+    assert plotted(0.3, -1.2) == pytest.approx(
+        math.tanh(0.3) ** 2 + 0.003 + 1 / (1 + math.exp(1.2))
+    )
+
+
 # ------------------------------------------------------------------ workflow outputs
 @pytest.mark.slow
 def test_quick_preset_shows_the_lab_conclusions(quick_workflow):
