@@ -25,8 +25,10 @@ from typing import Any
 
 import yaml
 
+from repro import sources
+
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
-GLOBAL_KEYS = ("preset", "device", "data_mirror", "cluster")
+GLOBAL_KEYS = ("preset", "device", "data_mirror", "datasets_file", "cluster")
 
 
 class ConfigError(ValueError):
@@ -63,8 +65,9 @@ def _describe(error) -> str:
     return f"config key '{where}': {error.message}"
 
 
-def _validator_class(schema_path: Path):
-    """A Draft 2020-12 validator that resolves local $refs and fills `default`s."""
+def _validator_class(schema_path: Path, datasets_file=None):
+    """A Draft 2020-12 validator that resolves local $refs and fills `default`s; its
+    dataset lists come from the dataset sources (with `datasets_file`'s overrides)."""
     from jsonschema import Draft202012Validator, validators
     from referencing import Registry, Resource
 
@@ -81,6 +84,13 @@ def _validator_class(schema_path: Path):
         )
 
     schema = copy.deepcopy(_schema_file(schema_path))
+    try:
+        defs = schema["$defs"]
+        defs["dataset"]["enum"] = [*sources.names(datasets_file), None]
+        defs["image_dataset"]["enum"] = sources.names(datasets_file, kind="images")
+        defs["corrupted_dataset"]["enum"] = sources.corrupted(datasets_file)
+    except sources.SourceError as err:
+        raise ConfigError(f"config key 'datasets_file': {err}") from None
     for paper in known_papers(schema_path.parent):  # each paper brings its own schema file
         schema["properties"][paper] = {"$ref": f"{paper}.schema.yaml"}
     schema["$id"] = schema_path.resolve().as_uri()
@@ -96,7 +106,8 @@ def validate(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
 
     All problems are reported at once, each naming its key.
     """
-    validator = _validator_class(Path(schema_dir) / "config.schema.yaml")
+    datasets_file = config.get("datasets_file") if isinstance(config, dict) else None
+    validator = _validator_class(Path(schema_dir) / "config.schema.yaml", datasets_file)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         lines = sorted({_describe(e) for e in _leaves(errors)})
