@@ -19,7 +19,7 @@ from repro.forde import corruption, kernel, metrics
 from repro.forde import data as fdata
 from repro.forde.step import Repulsion, forward_with_input_grads, make_optimizer, train_step
 from repro.forde.toys import toy_classification, toy_regression
-from repro.training import minibatches
+from repro.training import built_on_cpu, minibatches
 
 METHODS = ("de", "forde_pca", "forde_identity", "forde_tuned")
 SUBSTITUTE_NOTE = (
@@ -152,7 +152,7 @@ def ensemble(run) -> None:
     ytr = torch.from_numpy(y_train).to(device)
     xte, yte = torch.from_numpy(np.ascontiguousarray(x_test)), torch.from_numpy(y_test)
 
-    model = build_model(p["model"], p["members"], channels, classes, size).to(device)
+    model = built_on_cpu(build_model, device, p["model"], p["members"], channels, classes, size)
     optimizer = make_optimizer(model, p["lr"], p["momentum"], p["weight_decay"])
     rep = None
     if p["method"] != "de":
