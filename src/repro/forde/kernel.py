@@ -127,10 +127,13 @@ def second_moment_from_pca(pca, n: int, mean, std, channels: int) -> np.ndarray:
     by std_d std_e; m, std repeat each channel's constant over its H*W pixels."""
     components = np.asarray(pca.components, dtype=np.float64)
     dims = components.shape[1]
-    if components.shape[0] != dims:
+    kept = float(np.sum(pca.explained_variance))
+    # Fewer than D components are exact when they hold all the variance (N <= D images:
+    # the covariance has rank < N, the rest of its eigenvalues are 0).
+    if components.shape[0] != dims and abs(kept - pca.total_variance) > 1e-9 * max(kept, 1.0):
         raise ValueError(
-            f"the PCA file holds {components.shape[0]} of {dims} components; "
-            "the FoRDE kernel needs all of them"
+            f"the PCA file holds {components.shape[0]} of {dims} components and "
+            f"{kept / pca.total_variance:.6f} of the variance; the FoRDE kernel needs all of it"
         )
     cov = (components.T * np.asarray(pca.explained_variance, dtype=np.float64)) @ components
     m = np.repeat(np.asarray(mean, dtype=np.float64), dims // channels)
