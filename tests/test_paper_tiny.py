@@ -31,7 +31,7 @@ STRUCTURE = (
 
 def test_the_tiny_overlay_keeps_every_paper_experiment_and_choice():
     paper, tiny = config.load(CONFIG, PAPER), config.load(CONFIG, PAPER, TINY)
-    assert tiny["preset"] == "paper"
+    assert tiny["preset"] == "paper-tiny"
     for name in config.papers(paper):
         full, small = (
             config.resolve_experiments(paper, name),
@@ -73,7 +73,7 @@ def test_the_tiny_paper_run_builds_every_output(tiny_workflow):
             for ext in layout.TABLE_EXTS:
                 assert (workdir / layout.TABLE.format(paper=paper, table=table, ext=ext)).is_file()
         rows = pd.read_csv(workdir / layout.PAPER_SCORECARD.format(paper=paper))
-        assert len(rows) > 0 and set(rows["preset"]) == {"paper"}, paper
+        assert len(rows) > 0 and set(rows["preset"]) == {"paper-tiny"}, paper
     merged = pd.read_csv(workdir / layout.SCORECARD.format(ext="csv"))
     assert set(merged["paper"]) == set(config.papers(cfg))
 
@@ -83,7 +83,7 @@ def test_the_tiny_paper_runs_used_the_standins_through_the_registry(tiny_workflo
     workdir, datasets_file = tiny_workflow
     declared = standins.yaml.safe_load(datasets_file.read_text())
     record = json.loads((workdir / "results/forde/runs/c10_de/seed0/run.json").read_text())
-    assert record["status"] == "ok" and record["preset"] == "paper"
+    assert record["status"] == "ok" and record["preset"] == "paper-tiny"
     assert record["hyperparameters"]["model"] == "resnet18"
     assert record["hyperparameters"]["members"] == 10
     assert record["datasets"]["cifar10"]["md5"] == declared["cifar10"]["files"]
