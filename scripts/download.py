@@ -15,4 +15,5 @@ with log_to(snakemake.log[0]) as log:
         Path(snakemake.output.manifest).parent,
         mirror=snakemake.params.mirror,
         log=log.info,
+        datasets_file=snakemake.params.datasets_file,
     )

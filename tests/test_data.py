@@ -1,5 +1,6 @@
 """Dataset registry: checksums, mirror resolution, downloads, archives, loaders."""
 
+import dataclasses
 import gzip
 import hashlib
 import http.server
@@ -259,7 +260,9 @@ def archived(tmp_path, monkeypatch):
         (tmp_path / "mirror").mkdir(exist_ok=True)
         (tmp_path / "mirror" / archive_name).write_bytes(blob)
         archive = data.DataFile(archive_name, md5 or _md5(blob))
-        monkeypatch.setitem(data.REGISTRY, name, data.Dataset(name, (), archive=archive))
+        base = data.REGISTRY.get(name, data.Dataset(name, (), archive=archive))  # keep its reader
+        dataset = dataclasses.replace(base, files=(), archive=archive)
+        monkeypatch.setitem(data.REGISTRY, name, dataset)
         return tmp_path / "mirror"
 
     return register

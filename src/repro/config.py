@@ -26,8 +26,10 @@ from typing import Any
 
 import yaml
 
+from repro import sources
+
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
-GLOBAL_KEYS = ("preset", "device", "data_mirror", "cluster")
+GLOBAL_KEYS = ("preset", "device", "data_mirror", "datasets_file", "cluster")
 EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # the whole name (fullmatch)
 # A string PyYAML leaves unconverted although it is a number (`1e-3`: YAML 1.1 wants a dot).
 NUMERIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -67,8 +69,9 @@ def _describe(error) -> str:
     return f"config key '{where}': {error.message}"
 
 
-def _validator_class(schema_path: Path):
-    """A Draft 2020-12 validator that resolves local $refs and fills `default`s."""
+def _validator_class(schema_path: Path, datasets_file=None):
+    """A Draft 2020-12 validator that resolves local $refs and fills `default`s; its
+    dataset lists come from the dataset sources (with `datasets_file`'s overrides)."""
     from jsonschema import Draft202012Validator, validators
     from referencing import Registry, Resource
 
@@ -85,6 +88,13 @@ def _validator_class(schema_path: Path):
         )
 
     schema = copy.deepcopy(_schema_file(schema_path))
+    try:
+        defs = schema["$defs"]
+        defs["dataset"]["enum"] = [*sources.names(datasets_file), None]
+        defs["image_dataset"]["enum"] = sources.names(datasets_file, kind="images")
+        defs["corrupted_dataset"]["enum"] = sources.corrupted(datasets_file)
+    except sources.SourceError as err:
+        raise ConfigError(f"config key 'datasets_file': {err}") from None
     for paper in known_papers(schema_path.parent):  # each paper brings its own schema file
         schema["properties"][paper] = {"$ref": f"{paper}.schema.yaml"}
     schema["$id"] = schema_path.resolve().as_uri()
@@ -100,7 +110,8 @@ def validate(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
 
     All problems are reported at once, each naming its key.
     """
-    validator = _validator_class(Path(schema_dir) / "config.schema.yaml")
+    datasets_file = config.get("datasets_file") if isinstance(config, dict) else None
+    validator = _validator_class(Path(schema_dir) / "config.schema.yaml", datasets_file)
     _coerce_numbers(validator, config)
     names = _name_errors(config)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))

@@ -33,13 +33,15 @@ import tarfile
 import time
 import urllib.request
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from repro import sources as declared
 from repro.io import atomic_path, read_json, write_json
+from repro.sources import DataFile, Dataset  # noqa: F401 (re-exported)
 
 MIRROR_ENV = "REPRO_DATA_MIRROR"
 
@@ -48,154 +50,18 @@ class DataError(RuntimeError):
     """A dataset file is missing, corrupted, or cannot be fetched."""
 
 
-@dataclass(frozen=True)
-class DataFile:
-    path: str  # relative to the dataset folder, torchvision layout
-    md5: str
+# The declarations (files, checksums, reader, label, kind) live in datasets.yaml,
+# extendable by a YAML file (config `datasets_file` or $REPRO_DATASETS): repro.sources.
+REGISTRY: dict[str, Dataset] = dict(declared.sources())
 
 
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    files: tuple[DataFile, ...]  # () with an archive: archive-checksummed (module docstring)
-    urls: tuple[str, ...] = ()  # base URLs; a file is fetched from base + its file name
-    archive: DataFile | None = None  # tar or zip holding `files` (fetched from `urls` + name)
-    kind: str = "images"  # images | table
-    note: str = ""
-    extra: dict = field(default_factory=dict, compare=False)
-
-    def __post_init__(self):
-        if not self.files and self.archive is None:
-            raise ValueError(f"dataset {self.name!r}: no files and no archive")
-
-
-def _idx(folder: str, md5s: tuple[str, str, str, str]) -> tuple[DataFile, ...]:
-    names = (
-        "train-images-idx3-ubyte.gz",
-        "train-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz",
-        "t10k-labels-idx1-ubyte.gz",
-    )
-    return tuple(DataFile(f"{folder}/raw/{n}", m) for n, m in zip(names, md5s, strict=True))
-
-
-REGISTRY: dict[str, Dataset] = {
-    d.name: d
-    for d in (
-        Dataset(
-            "mnist",
-            _idx(
-                "MNIST",
-                (
-                    "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-                    "d53e105ee54ea40749a09fcbcd1e9432",
-                    "9fb629c4189551a2d022fa330f9573f3",
-                    "ec29112dd5afa0611ce80d1b7f02629c",
-                ),
-            ),
-            urls=(
-                "https://ossci-datasets.s3.amazonaws.com/mnist/",
-                "http://yann.lecun.com/exdb/mnist/",
-            ),
-        ),
-        Dataset(
-            "fashion_mnist",
-            _idx(
-                "FashionMNIST",
-                (
-                    "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                    "25c81989df183df01b3e8a0aad5dffbe",
-                    "bef4ecab320f06d8554ea6380940ec79",
-                    "bb300cfdad3c16e7a12a480ee83cd310",
-                ),
-            ),
-            urls=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-        ),
-        Dataset(
-            "cifar10",
-            tuple(
-                DataFile(f"cifar-10-batches-py/{n}", m)
-                for n, m in (
-                    ("data_batch_1", "c99cafc152244af753f735de768cd75f"),
-                    ("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec"),
-                    ("data_batch_3", "54ebc095f3ab1f0389bbae665268c751"),
-                    ("data_batch_4", "634d18415352ddfa80567beed471001a"),
-                    ("data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb"),
-                    ("test_batch", "40351d587109b95175f43aff81a1287e"),
-                    ("batches.meta", "5ff9c542aee3614f3951f8cda6e48888"),
-                )
-            ),
-            urls=("https://www.cs.toronto.edu/~kriz/",),
-            archive=DataFile("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"),
-        ),
-        Dataset(
-            "cifar100",
-            tuple(
-                DataFile(f"cifar-100-python/{n}", m)
-                for n, m in (
-                    ("train", "16019d7e3df5f24257cddd939b257f8d"),
-                    ("test", "f0ef6b0ae62326f3e7ffdfab6717acfc"),
-                    ("meta", "7973b15100ade9c7d40fb424638fde48"),
-                )
-            ),
-            urls=("https://www.cs.toronto.edu/~kriz/",),
-            archive=DataFile("cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85"),
-        ),
-        Dataset(
-            "iris",
-            (DataFile("tabular/iris.csv", "013d0da08d6506664ce640459139176b"),),
-            urls=("https://raw.githubusercontent.com/mwaskom/seaborn-data/master/",),
-            kind="table",
-            note="seaborn-data copy of the UCI iris table (150 rows, string species)",
-        ),
-        Dataset(
-            "auto_mpg",
-            (DataFile("tabular/auto-mpg.data", "b858f4580d0066c48e260dd3b96f1ed8"),),
-            urls=("https://archive.ics.uci.edu/ml/machine-learning-databases/auto-mpg/",),
-            kind="table",
-            note="UCI original: whitespace separated, '?' for missing horsepower",
-        ),
-        # Archive-checksummed (per-file md5s unknown): the manifest records what was extracted.
-        Dataset(
-            "cifar10_c",
-            (),
-            urls=("https://zenodo.org/records/2535967/files/",),
-            archive=DataFile("CIFAR-10-C.tar", "56bf5dcef84df0e2308c6dcbcbbd8499"),
-            note="CIFAR-10-C/<type>.npy (19 types, severities 1-5 stacked) + labels.npy",
-        ),
-        Dataset(
-            "cifar100_c",
-            (),
-            urls=("https://zenodo.org/records/3555552/files/",),
-            archive=DataFile("CIFAR-100-C.tar", "11f0ed0f1191edbf9fa23466ae6021d3"),
-            note="CIFAR-100-C/<type>.npy (19 types, severities 1-5 stacked) + labels.npy",
-        ),
-        Dataset(
-            "tinyimagenet",
-            (),
-            urls=("http://cs231n.stanford.edu/",),
-            archive=DataFile("tiny-imagenet-200.zip", "90528d7ca1a48142e341f4ef8d21d0de"),
-            note="tiny-imagenet-200/: train/<wnid>/images, val/images + val_annotations.txt",
-        ),
-        Dataset(
-            "tinyimagenet_c",
-            (),
-            urls=("https://zenodo.org/records/2536630/files/",),
-            archive=DataFile("Tiny-ImageNet-C.tar", "3d9c6e89c2609aeb4198f84c8edd1ff0"),
-            note=(
-                "Tiny-ImageNet-C/<type>/<severity>/<wnid>/*.JPEG; the archive md5 is not "
-                "verified against the Zenodo record"
-            ),
-        ),
-    )
-}
-
-
-def get(name: str) -> Dataset:
+def get(name: str, datasets_file: str | Path | None = None) -> Dataset:
+    """Dataset `name`: from REGISTRY, or with the overrides of `datasets_file` too."""
+    table = declared.sources(datasets_file) if datasets_file else REGISTRY
     try:
-        return REGISTRY[name]
+        return table[name]
     except KeyError:
-        raise DataError(f"unknown dataset {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+        raise DataError(f"unknown dataset {name!r}; known: {', '.join(sorted(table))}") from None
 
 
 def md5sum(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -228,13 +94,20 @@ def resolve_mirror(mirror: str | Path | None) -> Path | None:
     return path
 
 
-def fetch(name: str, dest: str | Path, mirror: str | Path | None = None, log=print) -> dict:
+def fetch(
+    name: str,
+    dest: str | Path,
+    mirror: str | Path | None = None,
+    log=print,
+    datasets_file: str | Path | None = None,
+) -> dict:
     """Make every file of dataset `name` present and verified under `dest`; write its manifest.
 
     Returns the manifest (name, files with md5, and where each file came from; for an
-    archive-checksummed dataset, where the archive came from).
+    archive-checksummed dataset, where the archive came from; the reader, so loading
+    needs no registry).
     """
-    dataset = get(name)
+    dataset = get(name, datasets_file)
     dest = Path(dest)
     mirror_dir = resolve_mirror(mirror)
     if not dataset.files:
@@ -247,7 +120,7 @@ def fetch(name: str, dest: str | Path, mirror: str | Path | None = None, log=pri
             "archive": {dataset.archive.path: dataset.archive.md5},
             "files": files,
             "sources": {dataset.archive.path: source},
-            "note": dataset.note,
+            **_described(dataset),
         }
         _add_decoded(manifest, dest, log)
         write_json(dest / "manifest.json", manifest)
@@ -278,21 +151,26 @@ def fetch(name: str, dest: str | Path, mirror: str | Path | None = None, log=pri
         "name": name,
         "files": {f.path: f.md5 for f in dataset.files},
         "sources": sources,
-        "note": dataset.note,
+        **_described(dataset),
     }
     _add_decoded(manifest, dest, log)
     write_json(dest / "manifest.json", manifest)
     return manifest
 
 
+def _described(dataset: Dataset) -> dict:
+    return {"note": dataset.note, "kind": dataset.kind, "reader": dataset.reader}
+
+
 def _add_decoded(manifest: dict, dest: Path, log) -> None:
     """Image datasets: decode the verified files once into memory-mappable arrays
     (`repro.decoded`), listed with their md5s under the manifest's `decoded` key."""
-    if manifest["name"] not in DECODERS:
+    reader = manifest["reader"]
+    if reader["format"] not in IMAGE_READERS:
         return
     from repro import decoded
 
-    manifest["decoded"] = decoded.write(dest, _decode(dest, manifest["name"]))
+    manifest["decoded"] = decoded.write(dest, IMAGE_READERS[reader["format"]](dest, reader))
     log(f"{manifest['name']}: decoded into {', '.join(manifest['decoded'])}")
 
 
@@ -483,26 +361,33 @@ class ImageData:
     md5: dict
 
 
+def reader_of(record: dict) -> dict:
+    """The manifest's reader (written by fetch), else the registry's (older manifests)."""
+    return record.get("reader") or get(record["name"]).reader
+
+
 @lru_cache(maxsize=4)
 def load_images(manifest: str | Path) -> ImageData:
-    """mnist, fashion_mnist, cifar10, cifar100 or tinyimagenet: the decoded arrays the
+    """An image dataset (reader formats in IMAGE_READERS): the decoded arrays the
     download rule wrote (md5-verified, memory-mapped), or, for a manifest without them,
     the raw files (re-verified) decoded here."""
     root = Path(manifest).parent
     if not Path(manifest).exists():
         check_manifest(manifest)  # the error that says: run the download rule
     record = read_json(manifest)
-    name = record["name"]
-    if name not in DECODERS:
-        hint = "it is a table; use load_table" if get(name).kind == "table" else "no reader"
-        raise DataError(f"load_images cannot load dataset '{name}': {hint}")
+    name, reader = record["name"], reader_of(record)
+    if reader["format"] not in IMAGE_READERS:
+        hint = "it is a table; use load_table" if reader["format"] in TABLE_READERS else ""
+        raise DataError(
+            f"load_images cannot load dataset '{name}' (reader {reader['format']!r}) {hint}"
+        )
     if "decoded" in record:
         from repro import decoded
 
         x_train, y_train, x_test, y_test = decoded.load(root, record["decoded"])
     else:
         check_manifest(manifest)
-        x_train, y_train, x_test, y_test = _decode(root, name)
+        x_train, y_train, x_test, y_test = IMAGE_READERS[reader["format"]](root, reader)
     return ImageData(
         x_train,
         y_train.astype(np.int64, copy=False),
@@ -513,13 +398,8 @@ def load_images(manifest: str | Path) -> ImageData:
     )
 
 
-def _decode(root: Path, name: str) -> tuple[np.ndarray, ...]:
-    """(x_train, y_train, x_test, y_test) of an image dataset from its raw files."""
-    return DECODERS[name](root, name)
-
-
-def _read_mnist(root: Path, name: str):
-    folder = root / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
+def _read_idx_set(root: Path, reader: dict):
+    folder = root / reader["folder"]
     x_train, y_train, x_test, y_test = (
         _read_idx(folder / f)
         for f in (
@@ -545,20 +425,14 @@ def _read_idx(path: Path) -> np.ndarray:
     return data.reshape(shape)
 
 
-def _read_cifar(root: Path, name: str):
+def _read_cifar(root: Path, reader: dict):
+    """The CIFAR python pickles: dicts with 'data' (N, 3072 uint8) and `label_key`."""
+
     def unpickle(path):
         with open(path, "rb") as fh:
             return pickle.load(fh, encoding="latin1")
 
-    if name == "cifar10":
-        folder, train, test, key = (
-            root / "cifar-10-batches-py",
-            [f"data_batch_{i}" for i in range(1, 6)],
-            ["test_batch"],
-            "labels",
-        )
-    else:
-        folder, train, test, key = root / "cifar-100-python", ["train"], ["test"], "fine_labels"
+    folder, key = root / reader["folder"], reader["label_key"]
 
     def stack(parts):
         batches = [unpickle(folder / p) for p in parts]
@@ -566,16 +440,16 @@ def _read_cifar(root: Path, name: str):
         y = np.concatenate([np.asarray(b[key]) for b in batches]).astype(np.int64)
         return x.astype(np.uint8), y
 
-    return (*stack(train), *stack(test))
+    return (*stack(reader["train"]), *stack(reader["test"]))
 
 
-def _read_tinyimagenet(root: Path, name: str = "tinyimagenet"):
+def _read_tinyimagenet(root: Path, reader: dict):
     """train/<wnid>/images/*.JPEG; the official validation images (labels from
     val/val_annotations.txt) are the test set. Label = index of the wnid in sorted order
     (torchvision ImageFolder's, and that of Tiny-ImageNet-C's class folders)."""
     from PIL import Image
 
-    base = root / "tiny-imagenet-200"
+    base = root / reader["folder"]
     wnids = sorted((base / "wnids.txt").read_text().split())
     index = {w: i for i, w in enumerate(wnids)}
     train = [
@@ -595,37 +469,31 @@ def _read_tinyimagenet(root: Path, name: str = "tinyimagenet"):
     return (*read(train), *read(test))
 
 
-DECODERS = {
-    "mnist": _read_mnist,
-    "fashion_mnist": _read_mnist,
-    "cifar10": _read_cifar,
-    "cifar100": _read_cifar,
-    "tinyimagenet": _read_tinyimagenet,
-}
-
-
 def load_table(manifest: str | Path):
     """The dataset's table as a pandas DataFrame (iris: 150 rows; auto_mpg: 398 rows)."""
     import pandas as pd
 
     record = check_manifest(manifest)
-    path = Path(manifest).parent / next(iter(record["files"]))
-    if record["name"] == "auto_mpg":
-        columns = [
-            "mpg",
-            "cylinders",
-            "displacement",
-            "horsepower",
-            "weight",
-            "acceleration",
-            "model_year",
-            "origin",
-            "car_name",
-        ]
+    reader = reader_of(record)
+    if reader["format"] not in TABLE_READERS:
+        raise DataError(f"load_table cannot load dataset '{record['name']}': not a table")
+    path = Path(manifest).parent / reader["file"]
+    if reader["format"] == "whitespace_table":
         return pd.read_csv(
-            path, sep=r"\s+", header=None, names=columns, na_values="?", quotechar='"'
+            path, sep=r"\s+", header=None, names=reader["columns"], na_values="?", quotechar='"'
         )
     return pd.read_csv(path)
+
+
+# reader format -> function(dataset folder, reader) -> (x_train, y_train, x_test, y_test)
+IMAGE_READERS = {
+    "idx": _read_idx_set,
+    "cifar_pickle": _read_cifar,
+    "tinyimagenet": _read_tinyimagenet,
+}
+TABLE_READERS = ("csv", "whitespace_table")
+# read per type and severity by repro.forde.corruption (too large to load whole)
+CORRUPTED_READERS = ("cifar_c", "tinyimagenet_c")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from repro import sources
+
 
 @dataclass(frozen=True)
 class Needs:
@@ -49,25 +51,16 @@ def made(outputs: dict[str, Needs], experiments: dict) -> dict[str, Needs]:
     return {name: needs for name, needs in outputs.items() if needs.made(experiments)}
 
 
-DATASET_LABELS = {
-    "mnist": "MNIST",
-    "fashion_mnist": "FashionMNIST",
-    "cifar10": "CIFAR-10",
-    "cifar100": "CIFAR-100",
-    "iris": "Iris",
-    "auto_mpg": "Auto-MPG",
-}
+def dataset_label(name: str) -> str:
+    """A dataset's name in captions and tables (its `label` in the dataset sources)."""
+    return sources.label(name)
 
 
 def caption_text(caption: str, preset: str, experiments: dict) -> str:
     """A figure's or table's caption followed by how it was made: preset, seeds, data."""
     seeds = sorted({s for p in experiments.values() for s in p.get("seeds", [])})
     datasets = sorted(
-        {
-            DATASET_LABELS.get(p["dataset"], p["dataset"])
-            for p in experiments.values()
-            if p.get("dataset")
-        }
+        {dataset_label(p["dataset"]) for p in experiments.values() if p.get("dataset")}
     )
     facts = [f"preset: {preset}", f"seeds: {', '.join(map(str, seeds)) or '-'}"]
     if datasets:

@@ -11,12 +11,21 @@ def minibatches(
 ):
     """Index tensors of one epoch. Shuffling draws from torch's global generator, whose
     state the run checkpoints, so a resumed run sees the same order."""
-    order = torch.randperm(n) if shuffle else torch.arange(n)
+    cpu = torch.device("cpu")  # the global CPU generator: the same order on any device
+    order = torch.randperm(n, device=cpu) if shuffle else torch.arange(n, device=cpu)
     if device is not None:
         order = order.to(device)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         yield order[start : start + batch_size]
+
+
+def built_on_cpu(factory, device, *args, **kwargs):
+    """`factory(*args, **kwargs)` built on the CPU (initial draws from the CPU generator,
+    so a seed gives the same initial network on any device), then moved to `device`."""
+    with torch.device("cpu"):
+        module = factory(*args, **kwargs)
+    return module.to(device)
 
 
 @torch.no_grad()

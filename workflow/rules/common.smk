@@ -5,12 +5,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from repro import codehash, layout, registry
+from repro import codehash, layout, registry, sources
 from repro.config import hyperparameters, papers, resolve_experiments, validate
 
 validate(config)
 
 PAPERS = papers(config)
+DATASETS = sources.sources(config["datasets_file"])
 EXPERIMENTS = {paper: resolve_experiments(config, paper) for paper in PAPERS}
 
 
@@ -47,9 +48,8 @@ def train_inputs(wildcards):
 
 
 def pca_mem_mb(wildcards):
-    """compute_pca memory. TinyImageNet: 1.2 GB of images, 4.9 GB as float32, a 1.2 GB
-    covariance (12 288 dimensions) and ~5 GB of eigh buffers; the rest fit 8 GB."""
-    return 16000 if wildcards.dataset == "tinyimagenet" else 8000
+    """compute_pca memory: the dataset's declared `mem_mb` (src/repro/datasets.yaml)."""
+    return DATASETS[wildcards.dataset].mem_mb
 
 
 def train_hyperparameters(wildcards):

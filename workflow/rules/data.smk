@@ -14,6 +14,7 @@ rule download_dataset:
         "../../envs/data.yaml"
     params:
         mirror=config["data_mirror"],
+        datasets_file=config["datasets_file"],
     script:
         "../../scripts/download.py"
 

@@ -55,9 +55,9 @@ def resize(U: torch.Tensor, J: int, sigma: float, generator=None) -> torch.Tenso
     """Ensemble U (J0, P) with J members: a random subset, or U plus ū + N(0, σ²) members."""
     J0 = U.shape[0]
     if J < J0:
-        keep = torch.randperm(J0, generator=generator)[:J].sort().values
+        keep = torch.randperm(J0, generator=generator, device="cpu")[:J].sort().values
         return U[keep.to(U.device)]
     if J > J0:
-        noise = torch.randn(J - J0, U.shape[1], generator=generator, dtype=U.dtype)
+        noise = torch.randn(J - J0, U.shape[1], generator=generator, dtype=U.dtype, device="cpu")
         return torch.cat([U, U.mean(0) + sigma * noise.to(U.device)])
     return U

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from repro.data import load_images
 from repro.enkf import adaptive, kalman
 from repro.enkf.model import N_PARAMS, ConvNet, ensemble_forward, load_flat, pool_patches
-from repro.training import evaluate, minibatches
+from repro.training import built_on_cpu, evaluate, minibatches
 
 N_CLASSES = 10
 CHANNELS_LAST = torch.channels_last
@@ -81,7 +81,7 @@ def enkf(run) -> None:
     y_train = F.one_hot(torch.from_numpy(data.y_train[: n_batches * B]), N_CLASSES)
     y_train = y_train.float().to(device)
     x_test, y_test = _test_set(run, p, data)
-    net = ConvNet(p["activation"]).to(device).eval()
+    net = built_on_cpu(ConvNet, device, p["activation"]).eval()
     rule = (
         adaptive.Rule(
             p["adapt_eps"],
@@ -95,7 +95,7 @@ def enkf(run) -> None:
     )
 
     # Initial ensemble drawn on the CPU (same numbers on any device), float32 (pitfall 7).
-    U = (p["sigma"] * torch.randn(p["J"], N_PARAMS)).to(device)
+    U = (p["sigma"] * torch.randn(p["J"], N_PARAMS, device="cpu")).to(device)
     s = {"it": 0, "batch": 0, "rep": 0, "reps": p["repetitions"], "acc": None}
     start, saved = run.resume()
     if saved:
@@ -191,8 +191,9 @@ def gd(run) -> None:
         raise ValueError(f"eval_every x eval_points needs more than {p['epochs']} epoch(s)")
     in_epoch = {round(k * per_epoch / p["epoch_points"]) for k in range(p["epoch_points"])}
 
-    net = ConvNet(p["activation"])
-    _init_normal(net, p["init_std"])  # on the CPU, contiguous: same draws on any device
+    with torch.device("cpu"):  # on the CPU, contiguous: same draws on any device
+        net = ConvNet(p["activation"])
+        _init_normal(net, p["init_std"])
     net = net.to(device, memory_format=CHANNELS_LAST)
     optimizer = _optimizer(p, net.parameters())
     start, saved = run.resume()

@@ -65,7 +65,9 @@ def ep_update(model: EnergyNet, x, y, estimator: str, beta: float, t1: int, t2: 
     vf_mixed = model.vf and not model.same_update
     if estimator == "symmetric":
         n = len(x)
-        betas = torch.cat([torch.full((n,), beta), torch.full((n,), -beta)]).to(x.device)
+        betas = torch.cat(
+            [torch.full((n,), beta, device=x.device), torch.full((n,), -beta, device=x.device)]
+        )
         s_pos, s_neg = split(relax(model, ctx.repeat(2), stack([s_free, s_free]), t2, betas), 2)
         a, b = (s_pos, beta), (s_neg, -beta)
     else:

@@ -8,7 +8,7 @@ from matplotlib.ticker import MaxNLocator
 
 from repro.aggregate import n_diverged, series
 from repro.plotting import band
-from repro.registry import DATASET_LABELS
+from repro.registry import dataset_label
 
 ESTIMATOR_STYLE = {  # label, colour
     "one_sided": ("EP one-sided", "C3"),
@@ -19,7 +19,7 @@ ESTIMATOR_STYLE = {  # label, colour
 
 
 def _dataset(params) -> str:
-    return DATASET_LABELS.get(params["dataset"], params["dataset"])
+    return dataset_label(params["dataset"])
 
 
 def _weights(summary) -> list[str]:

@@ -7,7 +7,7 @@ import pandas as pd
 
 from repro.aggregate import final, n_diverged, series
 from repro.eqprop import reported
-from repro.registry import DATASET_LABELS
+from repro.registry import dataset_label
 from repro.tables import NOT_RUN, diverged, score, verdict_claim, verdict_numeric
 
 
@@ -45,7 +45,7 @@ def table_cifar10(inputs) -> pd.DataFrame:
         rows.append(
             {
                 "experiment": name,
-                "dataset": DATASET_LABELS.get(p["dataset"], p["dataset"]),
+                "dataset": dataset_label(p["dataset"]),
                 "network": _network(p),
                 "loss": "CE (softmax read-out)" if p["loss"] == "ce" else "MSE",
                 "method": _method(p),
@@ -100,7 +100,7 @@ def scorecard(inputs) -> list[dict]:
 
     def where(name):
         p = inputs.experiments[name]
-        return f"{DATASET_LABELS.get(p['dataset'], p['dataset'])}, {p['epochs']} epochs"
+        return f"{dataset_label(p['dataset'])}, {p['epochs']} epochs"
 
     cnn = {"vf": False}
     sym_ce = _find(inputs, loss="ce", estimator="symmetric", algorithm="ep", **cnn)

@@ -19,7 +19,7 @@ from repro.eqprop import gdu
 from repro.eqprop.dynamics import free_phase
 from repro.eqprop.estimators import bptt_update, ep_update
 from repro.eqprop.model import EnergyNet
-from repro.training import minibatches
+from repro.training import built_on_cpu, minibatches
 
 # Normalisation of the original `main.py`: MNIST raw [0, 1]; CIFAR-10 with 3x the std.
 NORMALISATION = {
@@ -30,7 +30,10 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def _images(raw: np.ndarray, dataset: str, device, dtype=torch.float32) -> torch.Tensor:
-    mean, std = (torch.tensor(v, dtype=dtype).view(1, -1, 1, 1) for v in NORMALISATION[dataset])
+    cpu = torch.device("cpu")  # normalised on the CPU, then moved
+    mean, std = (
+        torch.tensor(v, dtype=dtype, device=cpu).view(1, -1, 1, 1) for v in NORMALISATION[dataset]
+    )
     x = torch.from_numpy(raw).to(dtype) / 255.0
     return ((x - mean) / std).to(device)
 
@@ -56,10 +59,11 @@ def load(run, p, dtype=torch.float32):
 def augment(x: torch.Tensor) -> torch.Tensor:
     """RandomHorizontalFlip(0.5) then RandomCrop(32, padding 4, padding_mode 'edge')."""
     n, c, h, w = x.shape
-    flip = (torch.rand(n) < 0.5).to(x.device)
+    cpu = torch.device("cpu")  # draws from the CPU generator: the same on any device
+    flip = (torch.rand(n, device=cpu) < 0.5).to(x.device)
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
     padded = F.pad(x, (4, 4, 4, 4), mode="replicate")
-    top, left = (torch.randint(0, 9, (n,)).to(x.device) for _ in range(2))
+    top, left = (torch.randint(0, 9, (n,), device=cpu).to(x.device) for _ in range(2))
     rows = (top[:, None] + torch.arange(h, device=x.device)).view(n, 1, h, 1)
     cols = (left[:, None] + torch.arange(w, device=x.device)).view(n, 1, 1, w)
     batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
@@ -93,7 +97,7 @@ def _curve_elements(bptt: np.ndarray, count: int) -> np.ndarray:
     total = np.abs(bptt.reshape(len(bptt), -1).sum(0))
     nonzero = total[total > 0]
     pool = np.flatnonzero(total >= np.median(nonzero)) if nonzero.size else np.arange(total.size)
-    return pool[torch.randperm(len(pool))[:count].numpy()]
+    return pool[torch.randperm(len(pool), device="cpu")[:count].numpy()]
 
 
 def gducheck(run) -> None:
@@ -101,9 +105,9 @@ def gducheck(run) -> None:
     p = run.params
     dtype = DTYPES[p["dtype"]]
     x_train, y_train, _, _ = load(run, {**p, "train_subset": None, "test_subset": 1}, dtype)
-    pick = torch.randperm(len(x_train))[: p["n_images"]].to(run.device)
+    pick = torch.randperm(len(x_train), device="cpu")[: p["n_images"]].to(run.device)
     x, y = x_train[pick], y_train[pick]
-    model = build_model(p, x.shape[1:]).to(run.device, dtype)
+    model = built_on_cpu(build_model, run.device, p, x.shape[1:]).to(dtype=dtype)
     _, _, residual = free_phase(model, x, y, p["t1"])
     run.record(0, "free_phase", residual=residual)
     curves: dict[str, list] = {}
@@ -165,7 +169,7 @@ def train(run) -> None:
     """EP (one-sided / random sign / symmetric) or truncated BPTT, one update per batch."""
     p, device = run.params, run.device
     x_train, y_train, x_test, y_test = load(run, p)
-    model = build_model(p, x_train.shape[1:]).to(device)
+    model = built_on_cpu(build_model, device, p, x_train.shape[1:])
     optimizer = make_optimizer(model, p)
     scheduler = (
         torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, p["t_max"], eta_min=p["eta_min"])

@@ -46,12 +46,12 @@ CIFAR_C_TYPES = (
 
 
 def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator(device="cpu").manual_seed(seed)
 
 
 def gaussian_noise(x, severity, gen):
     c = (0.08, 0.12, 0.18, 0.26, 0.38)[severity - 1]
-    return x + c * torch.randn(x.shape, generator=gen)
+    return x + c * torch.randn(x.shape, generator=gen, device=x.device)
 
 
 def shot_noise(x, severity, gen):
@@ -62,15 +62,15 @@ def shot_noise(x, severity, gen):
 def impulse_noise(x, severity, gen):
     """Salt and pepper on a fraction `amount` of the values (skimage 's&p', half each)."""
     amount = (0.03, 0.06, 0.09, 0.17, 0.27)[severity - 1]
-    u = torch.rand(x.shape, generator=gen)
-    salt = torch.rand(x.shape, generator=gen) < 0.5
+    u = torch.rand(x.shape, generator=gen, device=x.device)
+    salt = torch.rand(x.shape, generator=gen, device=x.device) < 0.5
     hit = u < amount
     return torch.where(hit & salt, 1.0, torch.where(hit, 0.0, x))
 
 
 def speckle_noise(x, severity, gen):
     c = (0.15, 0.2, 0.35, 0.45, 0.6)[severity - 1]
-    return x + x * c * torch.randn(x.shape, generator=gen)
+    return x + x * c * torch.randn(x.shape, generator=gen, device=x.device)
 
 
 def contrast(x, severity, gen):
@@ -131,12 +131,16 @@ def corrupt(x: torch.Tensor, name: str, severity: int, seed: int = 0) -> torch.T
 
 # ----------------------------------------------------------------------- downloaded sets
 def cifar_c(folder: str | Path, name: str, severity: int, limit: int | None = None):
-    """(uint8 images (N, 3, 32, 32), labels) of one CIFAR-10/100-C type and severity."""
+    """(uint8 images (N, 3, 32, 32), labels) of one CIFAR-10/100-C type and severity.
+
+    Each `<type>.npy` stacks severities 1-5 in equal blocks (10 000 images each in the
+    released sets; the block size is read from `labels.npy`)."""
     folder = Path(folder)
-    sl = slice((severity - 1) * 10000, (severity - 1) * 10000 + (limit or 10000))
+    labels = np.load(folder / "labels.npy", mmap_mode="r")
+    per = len(labels) // 5
+    sl = slice((severity - 1) * per, (severity - 1) * per + min(limit or per, per))
     images = np.load(folder / f"{name}.npy", mmap_mode="r")[sl]
-    labels = np.load(folder / "labels.npy")[sl]
-    return np.ascontiguousarray(images.transpose(0, 3, 1, 2)), labels.astype(np.int64)
+    return np.ascontiguousarray(images.transpose(0, 3, 1, 2)), np.asarray(labels[sl], np.int64)
 
 
 def tinyimagenet_c_types(folder: str | Path) -> list[str]:

@@ -36,11 +36,12 @@ def random_crop_flip(x: torch.Tensor, padding: int = 4, flip: bool = True) -> to
     [0, 1] images, drawing from torch's global generator (on the CPU, so the draws do
     not depend on the device)."""
     batch, _, height, width = x.shape
-    offsets = torch.randint(0, 2 * padding + 1, (2, batch))
-    flips = torch.rand(batch) < 0.5
+    cpu = torch.device("cpu")
+    offsets = torch.randint(0, 2 * padding + 1, (2, batch), device=cpu)
+    flips = torch.rand(batch, device=cpu) < 0.5
     padded = F.pad(x, (padding,) * 4)
-    rows = (offsets[0][:, None] + torch.arange(height)).to(x.device)  # (B, H)
-    cols = (offsets[1][:, None] + torch.arange(width)).to(x.device)  # (B, W)
+    rows = (offsets[0][:, None] + torch.arange(height, device=cpu)).to(x.device)  # (B, H)
+    cols = (offsets[1][:, None] + torch.arange(width, device=cpu)).to(x.device)  # (B, W)
     if flip:
         cols = torch.where(flips[:, None].to(x.device), cols.flip(1), cols)
     index = torch.arange(batch, device=x.device)[:, None, None]

@@ -87,7 +87,7 @@ def component_weights(eigenvalues, mode: str, alpha: float = 1.0, form: str = "p
     tuned: paper  w = 1 / (alpha / lambda + 1 - alpha)   (Sigma_a = a Lambda^-1 + (1-a) I)
            site   w = (1 - alpha) + alpha * lambda       (Sigma_a^-1 interpolated)
     """
-    lam = torch.as_tensor(eigenvalues, dtype=torch.float64).clamp_min(0.0)
+    lam = torch.as_tensor(eigenvalues, dtype=torch.float64, device="cpu").clamp_min(0.0)
     if mode == "pca":
         return lam
     if mode != "tuned":
@@ -101,8 +101,8 @@ def component_weights(eigenvalues, mode: str, alpha: float = 1.0, form: str = "p
 
 def projection_matrix(basis, weights, dtype=torch.float32, device="cpu") -> torch.Tensor:
     """U diag(sqrt(w)) (D, K): squared distances after it are d^T U W U^T d."""
-    u = torch.as_tensor(basis, dtype=torch.float64)
-    return (u * weights.sqrt().unsqueeze(0)).to(dtype=dtype, device=device)
+    u = torch.as_tensor(basis, dtype=torch.float64, device="cpu")
+    return (u * weights.cpu().sqrt().unsqueeze(0)).to(dtype=dtype, device=device)
 
 
 # ----------------------------------------------------------------------- PCA basis
@@ -114,7 +114,7 @@ def second_moment(x: np.ndarray) -> np.ndarray:
 
 def eig_desc(matrix) -> tuple[np.ndarray, np.ndarray]:
     """(eigenvalues, eigenvectors as columns), by decreasing eigenvalue, clipped at 0."""
-    values, vectors = torch.linalg.eigh(torch.as_tensor(matrix, dtype=torch.float64))
+    values, vectors = torch.linalg.eigh(torch.as_tensor(matrix, dtype=torch.float64, device="cpu"))
     order = torch.argsort(values, descending=True)
     return values[order].clamp_min(0).numpy(), vectors[:, order].numpy()
 
@@ -127,10 +127,13 @@ def second_moment_from_pca(pca, n: int, mean, std, channels: int) -> np.ndarray:
     by std_d std_e; m, std repeat each channel's constant over its H*W pixels."""
     components = np.asarray(pca.components, dtype=np.float64)
     dims = components.shape[1]
-    if components.shape[0] != dims:
+    kept = float(np.sum(pca.explained_variance))
+    # Fewer than D components are exact when they hold all the variance (N <= D images:
+    # the covariance has rank < N, the rest of its eigenvalues are 0).
+    if components.shape[0] != dims and abs(kept - pca.total_variance) > 1e-9 * max(kept, 1.0):
         raise ValueError(
-            f"the PCA file holds {components.shape[0]} of {dims} components; "
-            "the FoRDE kernel needs all of them"
+            f"the PCA file holds {components.shape[0]} of {dims} components and "
+            f"{kept / pca.total_variance:.6f} of the variance; the FoRDE kernel needs all of it"
         )
     cov = (components.T * np.asarray(pca.explained_variance, dtype=np.float64)) @ components
     m = np.repeat(np.asarray(mean, dtype=np.float64), dims // channels)

@@ -19,13 +19,14 @@ import torch
 def ece(confidence: torch.Tensor, correct: torch.Tensor, bins: int = 15) -> float:
     """Expected calibration error with bins (lo, hi] (a confidence of 0 falls in none)."""
     confidence = confidence.double().cpu()
-    edges = torch.from_numpy(np.linspace(0.0, 1.0, bins + 1))
+    edges = torch.from_numpy(np.linspace(0.0, 1.0, bins + 1))  # on the CPU, like the inputs
     index = torch.bucketize(confidence, edges, right=False) - 1  # edges[i] < c <= edges[i+1]
     valid = index >= 0
     index, confidence = index[valid], confidence[valid]
     correct = correct.double().cpu()[valid]
-    conf_sum = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, confidence)
-    acc_sum = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, correct)
+    cpu = torch.device("cpu")
+    conf_sum = torch.zeros(bins, dtype=torch.float64, device=cpu).index_add_(0, index, confidence)
+    acc_sum = torch.zeros(bins, dtype=torch.float64, device=cpu).index_add_(0, index, correct)
     total = len(valid)
     return float((conf_sum - acc_sum).abs().sum() / total)
 

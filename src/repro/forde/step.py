@@ -61,7 +61,7 @@ def train_step(
     if rep is None:
         logits = model(x)
         nll = nll_fn(logits, y)
-        loss, r, med = nll, torch.zeros(()), torch.zeros(())
+        loss, r, med = nll, torch.zeros((), device=nll.device), torch.zeros((), device=nll.device)
     else:
         logits, grads = forward_with_input_grads(model, x, y if index is None else index)
         nll = nll_fn(logits, y)

@@ -11,11 +11,11 @@ import pandas as pd
 from repro.aggregate import final
 from repro.forde.figures import METHOD_LABELS
 from repro.forde.reported import PAPER_TABLES, TOLERANCES
+from repro.registry import dataset_label
 from repro.tables import NOT_RUN, diverged, score, verdict_claim, verdict_numeric
 
 PAPER = "forde"
 SUBSTITUTES = ("mnist", "fashion_mnist")
-DATASET_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "tinyimagenet": "TinyImageNet"}
 
 
 # ----------------------------------------------------------------------- helpers
@@ -25,10 +25,10 @@ def table_experiments(inputs, dataset: str) -> tuple[list[str], str]:
     ensembles = {n: p for n, p in inputs.experiments.items() if p["kind"] == "ensemble"}
     names = [n for n, p in ensembles.items() if p["dataset"] == dataset]
     if names:
-        return names, DATASET_LABELS[dataset]
+        return names, dataset_label(dataset)
     names = [n for n, p in ensembles.items() if p["dataset"] in SUBSTITUTES]
     used = sorted({ensembles[n]["dataset"] for n in names})
-    return names, f"{'/'.join(used)} (substitute for {DATASET_LABELS[dataset]})"
+    return names, f"{'/'.join(used)} (substitute for {dataset_label(dataset)})"
 
 
 def method_label(params: dict) -> str:
@@ -167,7 +167,7 @@ def _paper_rows(inputs) -> list[dict]:
             name = by_method.get(method)
             for metric, value in reported.items():
                 split, key, scale = _METRIC_SOURCES[metric]
-                claim = f"{DATASET_LABELS[dataset]} {METHOD_LABELS[method]} {metric}"
+                claim = f"{dataset_label(dataset)} {METHOD_LABELS[method]} {metric}"
                 if name is None:
                     rows.append(score(PAPER, claim, value, "-", inputs.preset, NOT_RUN,
                                       "no run of this dataset in this preset"))  # fmt: skip

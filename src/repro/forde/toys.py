@@ -20,6 +20,7 @@ import torch
 from repro.forde import kernel, metrics
 from repro.forde.step import Repulsion, train_step
 from repro.models.ensemble import EnsembleMLP
+from repro.training import built_on_cpu
 
 TOY_METHODS = ("de", "forde_identity", "forde_pca")
 
@@ -51,9 +52,9 @@ def _repulsion(p, inputs: torch.Tensor) -> Repulsion | None:
         return None
     projection = None
     if p["method"] == "forde_pca":
-        eigenvalues, basis = kernel.eig_desc(kernel.second_moment(inputs.numpy()))
+        eigenvalues, basis = kernel.eig_desc(kernel.second_moment(inputs.cpu().numpy()))
         weights = kernel.component_weights(eigenvalues, "pca")
-        projection = kernel.projection_matrix(basis, weights)
+        projection = kernel.projection_matrix(basis, weights, device=inputs.device)
     return Repulsion(projection, p["eps"], p["kernel_variant"], p["repulsion_weight"])
 
 
@@ -72,28 +73,30 @@ def _fit(run, model, x, y, rep, nll_fn, index=None):
 
 
 def toy_classification(run) -> None:
-    p = run.params
+    p, device = run.params, run.device
     x, y = two_d_clusters(p["train_per_class"], seed=p["data_seed"])
     xt, yt = two_d_clusters(p["test_per_class"], seed=p["data_seed"] + 1)
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
-    model = EnsembleMLP(p["members"], [2, *p["hidden"], 5])
+    x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+    model = built_on_cpu(EnsembleMLP, device, p["members"], [2, *p["hidden"], 5])
     if not _fit(run, model, x, y, _repulsion(p, x), _class_nll):
         return
     model.eval()
     with torch.no_grad():
-        test = metrics.ensemble_metrics(model(torch.from_numpy(xt)), torch.from_numpy(yt))
+        xt, yt = torch.from_numpy(xt).to(device), torch.from_numpy(yt).to(device)
+        test = metrics.ensemble_metrics(model(xt), yt)
         rng = np.random.RandomState(0)
         radius, angle = rng.uniform(10, 15, 2000), rng.uniform(0, 2 * np.pi, 2000)
         ring = torch.from_numpy(np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1))
-        ring_entropy = _entropy(model(ring.float())).mean().item()
+        ring_entropy = _entropy(model(ring.float().to(device))).mean().item()
         lim, res = p["grid_extent"], p["grid_size"]
-        axis = torch.linspace(-lim, lim, res)
+        axis = torch.linspace(-lim, lim, res, device=device)
         gx, gy = torch.meshgrid(axis, axis, indexing="xy")
         grid = _entropy(model(torch.stack([gx.ravel(), gy.ravel()], 1))).view(res, res)
         data_entropy = _entropy(model(x)).mean().item()
     run.record(p["steps"], "test", accuracy=test["accuracy"], nll=test["nll"])
     run.record(p["steps"], "entropy", far_ring=ring_entropy, train_points=data_entropy)
-    run.artifacts.update(grid_entropy=grid.numpy(), x_train=x.numpy(), y_train=y.numpy(),
+    run.artifacts.update(grid_entropy=grid.cpu().numpy(), x_train=x.cpu().numpy(),
+                         y_train=y.cpu().numpy(),
                          extent=np.array(lim))  # fmt: skip
 
 
@@ -110,21 +113,21 @@ def _entropy(logits: torch.Tensor) -> torch.Tensor:
 
 
 def toy_regression(run) -> None:
-    p = run.params
+    p, device = run.params, run.device
     x, y = one_d_data(p["points_per_cluster"], p["noise"], p["data_seed"])
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     inputs = features(x)
     sigma = p["noise"]
 
     def gaussian_nll(out, target):  # sum over members of the batch-mean Gaussian NLL
         return ((out.squeeze(-1) - target) ** 2 / (2 * sigma**2)).mean(1).sum()
 
-    model = EnsembleMLP(p["members"], [2, *p["hidden"], 1])
-    zeros = torch.zeros(len(x), dtype=torch.long)
+    model = built_on_cpu(EnsembleMLP, device, p["members"], [2, *p["hidden"], 1])
+    zeros = torch.zeros(len(x), dtype=torch.long, device=device)
     if not _fit(run, model, inputs, y, _repulsion(p, inputs), gaussian_nll, zeros):
         return
     with torch.no_grad():
-        grid = torch.linspace(-p["grid_extent"], p["grid_extent"], p["grid_size"])
+        grid = torch.linspace(-p["grid_extent"], p["grid_extent"], p["grid_size"], device=device)
         pred = model(features(grid)).squeeze(-1)  # (M, G)
         fit = model(inputs).squeeze(-1).mean(0)
     std = pred.std(0)
@@ -140,5 +143,8 @@ def toy_regression(run) -> None:
         std_outside=std[outside].mean().item(),
     )
     run.artifacts.update(
-        grid=grid.numpy(), predictions=pred.numpy(), x_train=x.numpy(), y_train=y.numpy()
+        grid=grid.cpu().numpy(),
+        predictions=pred.cpu().numpy(),
+        x_train=x.cpu().numpy(),
+        y_train=y.cpu().numpy(),
     )

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from repro.data import check_manifest, load_images
+from repro.data import check_manifest, load_images, reader_of
 from repro.forde import corruption, kernel, metrics
 from repro.forde import data as fdata
 from repro.forde.step import Repulsion, forward_with_input_grads, make_optimizer, train_step
 from repro.forde.toys import toy_classification, toy_regression
-from repro.training import minibatches
+from repro.training import built_on_cpu, minibatches
 
 METHODS = ("de", "forde_pca", "forde_identity", "forde_tuned")
 SUBSTITUTE_NOTE = (
@@ -110,16 +110,17 @@ def corrupted_sets(run, p, x_test, y_test):
         return
     # the train rule gives the -C set's manifest (download_dataset fetched and checked it)
     manifest = Path(run.manifests[spec["source"]])
-    check_manifest(manifest)
-    if spec["source"] in ("cifar10_c", "cifar100_c"):
-        sub = manifest.parent / ("CIFAR-10-C" if spec["source"] == "cifar10_c" else "CIFAR-100-C")
+    reader = reader_of(check_manifest(manifest))
+    sub = manifest.parent / reader["folder"]
+    if reader["format"] == "cifar_c":
         types = spec["types"] or corruption.CIFAR_C_TYPES
         for name in types:
             for severity in range(1, 6):
                 x, y = corruption.cifar_c(sub, name, severity, p["corrupt_subset"])
                 yield name, severity, torch.from_numpy(x), torch.from_numpy(y)
         return
-    sub = manifest.parent / "Tiny-ImageNet-C"
+    if reader["format"] != "tinyimagenet_c":
+        raise ValueError(f"{spec['source']}: no corrupted-set reader {reader['format']!r}")
     types = spec["types"] or corruption.tinyimagenet_c_types(sub)
     run.note(f"Tiny-ImageNet-C has {len(types)} corruption types here: {', '.join(types)}")
     # sorted wnids: the label order of repro.data's TinyImageNet loader
@@ -151,7 +152,7 @@ def ensemble(run) -> None:
     ytr = torch.from_numpy(y_train).to(device)
     xte, yte = torch.from_numpy(np.ascontiguousarray(x_test)), torch.from_numpy(y_test)
 
-    model = build_model(p["model"], p["members"], channels, classes, size).to(device)
+    model = built_on_cpu(build_model, device, p["model"], p["members"], channels, classes, size)
     optimizer = make_optimizer(model, p["lr"], p["momentum"], p["weight_decay"])
     rep = None
     if p["method"] != "de":

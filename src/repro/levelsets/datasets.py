@@ -41,10 +41,17 @@ class Split:
     def n_train(self) -> int:
         return len(self.x_train)
 
+    def to(self, device) -> Split:
+        """The split on `device` (loaded and shuffled on the CPU, the same on any device)."""
+        x_train, y_train, x_test, y_test = (
+            t.to(device) for t in (self.x_train, self.y_train, self.x_test, self.y_test)
+        )
+        return Split(x_train, y_train, x_test, y_test, self.regression)
+
 
 def _images(params, manifest, generator, flatten: bool) -> Split:
     data = load_images(manifest)
-    order = torch.randperm(len(data.x_train), generator=generator)
+    order = torch.randperm(len(data.x_train), generator=generator, device="cpu")
     keep = order[: params["train_subset"] or len(order)].numpy()
     test = slice(0, params["test_subset"] or len(data.x_test))
 
@@ -103,12 +110,13 @@ def iris_frames(manifest, split_seed: int):
 def _table(frames, generator, regression: bool) -> Split:
     x_train, y_train, x_test, y_test = frames
     dtype = torch.float32 if regression else torch.int64
-    order = torch.randperm(len(x_train), generator=generator)  # the seeded cached shuffle
+    order = torch.randperm(len(x_train), generator=generator, device="cpu")  # cached shuffle
+    cpu = torch.device("cpu")
     return Split(
-        torch.tensor(x_train.to_numpy(np.float32))[order],
-        torch.tensor(y_train.to_numpy(), dtype=dtype)[order],
-        torch.tensor(x_test.to_numpy(np.float32)),
-        torch.tensor(y_test.to_numpy(), dtype=dtype),
+        torch.tensor(x_train.to_numpy(np.float32), device=cpu)[order],
+        torch.tensor(y_train.to_numpy(), dtype=dtype, device=cpu)[order],
+        torch.tensor(x_test.to_numpy(np.float32), device=cpu),
+        torch.tensor(y_test.to_numpy(), dtype=dtype, device=cpu),
         regression=regression,
     )
 

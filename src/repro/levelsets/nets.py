@@ -76,21 +76,22 @@ class Net:
         fan_in, fan_out = fans or (0, 0)
         self.tensors.append(Tensor(name, start, shape, fans is not None, fan_in, fan_out))
 
-    def kernel_mask(self) -> torch.Tensor:
+    def kernel_mask(self, device="cpu") -> torch.Tensor:
         """(P,) bool: True on kernel entries (those the baseline's L2 penalty sees)."""
-        mask = torch.zeros(self.size, dtype=torch.bool)
+        mask = torch.zeros(self.size, dtype=torch.bool, device=device)
         for t in self.tensors:
             mask[t.start : t.stop] = t.kernel
         return mask
 
     def init(self, members: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
         """Keras GlorotNormal kernels (truncated at ±2σ, σ = sqrt(2/(fan_in+fan_out))/.8796),
-        zero biases; (members, P) float32."""
-        w = torch.zeros(members, self.size)
+        zero biases; (members, P) float32, on the CPU (the generator's draws are the same
+        on any device; the caller moves `w` to the run's device)."""
+        w = torch.zeros(members, self.size, device="cpu")
         for t in self.tensors:
             if t.kernel:
                 std = math.sqrt(2.0 / (t.fan_in + t.fan_out)) / 0.87962566103423978
-                block = torch.empty(members, t.stop - t.start)
+                block = torch.empty(members, t.stop - t.start, device="cpu")
                 torch.nn.init.trunc_normal_(block, 0.0, std, -2 * std, 2 * std, generator=generator)
                 w[:, t.start : t.stop] = block
         return w
@@ -149,7 +150,7 @@ def flat_grad(loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
 
 def nonzero_columns(*xs: torch.Tensor) -> torch.Tensor:
     """Indices of the features (last axis) not zero on every row of every `xs`."""
-    used = torch.zeros(xs[0].shape[-1], dtype=torch.bool)
+    used = torch.zeros(xs[0].shape[-1], dtype=torch.bool, device=xs[0].device)
     for x in xs:
         used |= (x.reshape(-1, x.shape[-1]) != 0).any(dim=0)
     return used.nonzero().squeeze(1)

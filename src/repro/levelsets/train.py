@@ -84,8 +84,8 @@ def evaluate(net: Net, w: torch.Tensor, x, y: torch.Tensor, regression: bool):
     x, columns = x if isinstance(x, tuple) else (x, None)
     members, params = w.shape[0], net.views(w)
     chunk = max(1, EVAL_FLOATS // (members * net.activation_size))
-    loss = torch.zeros(members)
-    metric = torch.zeros(members)
+    loss = torch.zeros(members, device=w.device)
+    metric = torch.zeros(members, device=w.device)
     for start in range(0, len(x), chunk):
         xb, yb = x[start : start + chunk], y[start : start + chunk]
         out = net.forward(params, xb.expand(members, *xb.shape), columns)
@@ -158,13 +158,15 @@ def settings(p: dict) -> walk.Settings:
 def traversal(run) -> None:
     """Phase 1 + phase 2 for one seed (spec 1.3-1.4)."""
     p = run.params
-    data = load(p, run.manifests, torch.Generator().manual_seed(run.seed))
+    generator = torch.Generator(device="cpu").manual_seed(run.seed)
+    data = load(p, run.manifests, generator).to(run.device)
     net = Net(p["architecture"])
     start, saved = run.resume()
     if saved:
         loss0, state, snapshots = saved["loss0"], walk.State(**saved["walk"]), saved["snapshots"]
+        state.w = state.w.to(run.device)  # the checkpoint is read onto the CPU
     else:
-        w = net.init(1)  # global generator, seeded by repro.runs.execute
+        w = net.init(1).to(run.device)  # global generator, seeded by repro.runs.execute
         loss0 = phase1(run, net, data, w)
         test_loss, test_metric = evaluate(
             net, w, pruned(net, data.x_test), data.y_test, data.regression
@@ -205,7 +207,7 @@ def traversal(run) -> None:
     while walk.keep_walking(state, p["steps"], cfg):
         kind = walk.step(state, loss0, loss_grad, cfg, on_predict=log)
         if kind == walk.PREDICT and (state.n_pred == 1 or state.n_pred % p["snapshot_every"] == 0):
-            snapshots.append((state.n_pred, state.w.clone()))
+            snapshots.append((state.n_pred, state.w.cpu().clone()))
         if time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS:
             run.save_checkpoint(
                 state.n_pred, loss0=loss0, walk=state.as_dict(), snapshots=snapshots
@@ -231,8 +233,8 @@ def traversal(run) -> None:
     )
     run.artifacts["complete"] = np.array(not state.capped)
     run.artifacts["snapshot_steps"] = np.array([k for k, _ in snapshots], dtype=np.int64)
-    run.artifacts["snapshots"] = torch.stack([s for _, s in snapshots]).numpy()
-    run.artifacts["final_weights"] = state.w.numpy()
+    run.artifacts["snapshots"] = torch.stack([s for _, s in snapshots]).cpu().numpy()
+    run.artifacts["final_weights"] = state.w.cpu().numpy()
     if state.capped:
         run.mark_diverged(
             f"corrector cap: more than {cfg.corrector_cap} consecutive corrector steps "
@@ -254,15 +256,15 @@ def weight_decay(run) -> None:
     members = len(lams)
     splits, inits = [], []
     for j in range(members):
-        generator = torch.Generator().manual_seed(member_seed(run.seed, j))
-        splits.append(load(p, run.manifests, generator))
+        generator = torch.Generator(device="cpu").manual_seed(member_seed(run.seed, j))
+        splits.append(load(p, run.manifests, generator).to(run.device))
         inits.append(net.init(1, generator))
     regression = splits[0].regression
     x, columns = pruned(net, torch.stack([s.x_train for s in splits]))  # (E, N, ...)
     y = torch.stack([s.y_train for s in splits])
     test_x, y_test = pruned(net, splits[0].x_test), splits[0].y_test
-    w = torch.cat(inits)
-    lam = torch.tensor(lams)
+    w = torch.cat(inits).to(run.device)
+    lam = torch.tensor(lams, device=run.device)
     optimizer = adam(w, p)
     params = net.views(w, grad=True)
     start, saved = run.resume()
@@ -270,7 +272,8 @@ def weight_decay(run) -> None:
         w.copy_(saved["w"])
         optimizer.load_state_dict(saved["optimizer"])
     for epoch in range(start + 1, p["epochs"] + 1):
-        totals, metrics = torch.zeros(members), torch.zeros(members)
+        totals = torch.zeros(members, device=w.device)
+        metrics = torch.zeros(members, device=w.device)
         for b in batches(x.shape[1], p["batch_size"]):
             out = net.forward(params, x[:, b], columns)
             losses = data_loss(out, y[:, b], regression) + lam * penalty(net, params)
@@ -300,7 +303,7 @@ def weight_decay(run) -> None:
             run.save_checkpoint(epoch, w=w.clone(), optimizer=optimizer.state_dict())
     run.record(0, "reference", constant_loss=constant_loss(splits[0], y_test))
     for value in p["keep_weights"]:
-        run.artifacts[f"final_weights@{lam_key(value)}"] = w[lams.index(float(value))].numpy()
+        run.artifacts[f"final_weights@{lam_key(value)}"] = w[lams.index(float(value))].cpu().numpy()
 
 
 def penalty(net: Net, params: list[torch.Tensor]) -> torch.Tensor:

@@ -23,7 +23,7 @@ from repro.data import load_images
 from repro.models.mlp import MLP
 from repro.optlab import optim
 from repro.optlab.init import initialise
-from repro.training import evaluate, minibatches
+from repro.training import built_on_cpu, evaluate, minibatches
 
 N_CLASSES = 10
 
@@ -38,8 +38,8 @@ def _fashion_split(run, p) -> tuple[torch.Tensor, ...]:
     """FashionMNIST in [-1, 1], split like `random_split(train, [N - val, val])` seeded."""
     data = load_images(run.manifests[p["dataset"]])
     x, y = _flat_pixels(data.x_train, centred=True), torch.from_numpy(data.y_train)
-    generator = torch.Generator().manual_seed(p["split_seed"])
-    order = torch.randperm(len(x), generator=generator)
+    generator = torch.Generator(device="cpu").manual_seed(p["split_seed"])
+    order = torch.randperm(len(x), generator=generator, device="cpu")
     train_idx, val_idx = order[: len(x) - p["val_size"]], order[len(x) - p["val_size"] :]
     x_test, y_test = _flat_pixels(data.x_test, centred=True), torch.from_numpy(data.y_test)
     return x[train_idx], y[train_idx], x[val_idx], y[val_idx], x_test, y_test
@@ -58,7 +58,9 @@ def mnist_mlp(run) -> None:
     x_test = _flat_pixels(data.x_test, centred=False)[: p["test_subset"]].to(device)
     y_test = torch.from_numpy(data.y_test)[: p["test_subset"]].to(device)
 
-    model = MLP([x_train.shape[1], *p["hidden"], N_CLASSES], "relu", p["dropout"]).to(device)
+    model = built_on_cpu(
+        MLP, device, [x_train.shape[1], *p["hidden"], N_CLASSES], "relu", p["dropout"]
+    )
     optimizer = torch.optim.SGD(model.parameters(), lr=p["lr"])
     start, state = run.resume()
     if state:
@@ -94,11 +96,13 @@ def mnist_mlp(run) -> None:
 
 def init_diag(run) -> None:
     """Lab part 2: activation and weight-gradient statistics of one (activation, init)."""
-    p = run.params
+    p, device = run.params, run.device
     x_train, y_train, *_ = _fashion_split(run, p)
-    images, labels = x_train[: p["n_images"]], y_train[: p["n_images"]]  # fixed order
-    model = MLP([images.shape[1], *p["hidden"], N_CLASSES], p["activation"])
-    initialise(model, p["init"], p["init_scale"])
+    images, labels = x_train[: p["n_images"]].to(device), y_train[: p["n_images"]].to(device)
+    with torch.device("cpu"):  # initial draws from the CPU generator, as on any device
+        model = MLP([images.shape[1], *p["hidden"], N_CLASSES], p["activation"])
+        initialise(model, p["init"], p["init_scale"])
+    model.to(device)
     model.eval()
     model.zero_grad()
     F.cross_entropy(model(images), labels).backward()
@@ -107,12 +111,12 @@ def init_diag(run) -> None:
     for index, layer in enumerate(model.layers):
         if not isinstance(layer, torch.nn.Linear):
             continue
-        grad = layer.weight.grad.numpy()
-        act = activations[index].numpy()
+        grad = layer.weight.grad.cpu().numpy()
+        act = activations[index].cpu().numpy()
         run.record(index, "activation", variance=np.var(act, dtype=np.float64))
         run.record(index, "gradient", variance=np.var(grad, dtype=np.float64))
         run.record(
-            index, "weight", variance=np.var(layer.weight.detach().numpy(), dtype=np.float64)
+            index, "weight", variance=np.var(layer.weight.detach().cpu().numpy(), dtype=np.float64)
         )
         run.artifacts[f"activation_{index}"] = act
         run.artifacts[f"gradient_{index}"] = grad
@@ -127,7 +131,7 @@ def curvature_loss(w1, w2):
 def curvature(run) -> None:
     """Lab part 3: the optimizer's path on the pathological curvature."""
     p = run.params
-    weights = torch.nn.Parameter(torch.tensor(p["start"], dtype=torch.float32))
+    weights = torch.nn.Parameter(torch.tensor(p["start"], dtype=torch.float32, device=run.device))
     optimizer = optim.make(p["optimizer"], [weights], p)
     for t in range(p["steps"]):
         loss = curvature_loss(weights[0], weights[1])
@@ -152,8 +156,10 @@ def optim_compare(run) -> None:
     p, device = run.params, run.device
     x_train, y_train, x_val, y_val, x_test, y_test = (t.to(device) for t in _fashion_split(run, p))
     x_train, y_train = x_train[: p["train_subset"]], y_train[: p["train_subset"]]
-    model = MLP([x_train.shape[1], *p["hidden"], N_CLASSES], "relu").to(device)
-    initialise(model, "kaiming")  # same seed -> same initial model for every optimizer
+    with torch.device("cpu"):  # initial draws from the CPU generator, as on any device
+        model = MLP([x_train.shape[1], *p["hidden"], N_CLASSES], "relu")
+        initialise(model, "kaiming")
+    model.to(device)  # same seed -> same initial model for every optimizer
     optimizer = optim.make(p["optimizer"], model.parameters(), p)
     best = {"epoch": 0, "val_accuracy": -1.0, "model": copy.deepcopy(model.state_dict())}
     start, state = run.resume()
