@@ -165,8 +165,8 @@ def _described(dataset: Dataset) -> dict:
 def _add_decoded(manifest: dict, dest: Path, log) -> None:
     """Image datasets: decode the verified files once into memory-mappable arrays
     (`repro.decoded`), listed with their md5s under the manifest's `decoded` key."""
-    reader = manifest["reader"]
-    if reader["format"] not in IMAGE_READERS:
+    reader = manifest.get("reader") or {}
+    if reader.get("format") not in IMAGE_READERS:
         return
     from repro import decoded
 
