@@ -8,8 +8,8 @@ Per rule it prints the number of jobs, their summed wall time (Snakemake's bench
 files, `results/benchmarks/<rule>/...`), their CPU seconds (user + sys, from the
 `job resources:` line every job writes at the end of its log, `repro.logs`) and how
 much of that is start-up: the CPU a fresh interpreter spends importing exactly the
-packages the job had loaded (measured here, best of `--repeats`, per distinct set of
-packages), times the number of jobs. `work = cpu - start-up`. With `--run`, it also
+packages every job of its type (rule x paper) had loaded (measured here, best of
+`--repeats`), times the number of jobs. `work = cpu - start-up`. With `--run`, it also
 runs the workflow (data copied from the mirror by the download rule), and prints the
 run's wall time, the load average before and after, and Snakemake's own CPU (the
 whole process tree's CPU minus the jobs'): scheduling, DAG and metadata bookkeeping.
@@ -116,10 +116,17 @@ def report(jobs: dict[str, list[dict]], repeats: int, slowest: int) -> float:
     rows, total_cpu = [], 0.0
     for rule, items in jobs.items():
         measured = [j for j in items if j["cpu"] is not None]
+        # a job type = rule x paper; its start-up = importing what all its jobs imported
+        types = collections.defaultdict(list)
         for j in measured:
-            if j["modules"] not in probes:
-                probes[j["modules"]] = import_cpu(j["modules"], repeats)
-            j["import"] = probes[j["modules"]]
+            types[j["name"].split("/")[:2][-1]].append(j)
+        for group in types.values():
+            common = set.intersection(*(set(j["modules"]) for j in group))
+            key = tuple(sorted(common))
+            if key not in probes:
+                probes[key] = import_cpu(key, repeats)
+            for j in group:
+                j["import"] = probes[key]
         cpu = sum(j["cpu"] for j in measured)
         start = sum(min(j["import"], j["cpu"]) for j in measured)
         wall = sum(j["wall"] or 0.0 for j in items)
