@@ -3,6 +3,7 @@
     python benchmarks/rules.py --run                      # quick `all_figures`, fresh temp dir
     python benchmarks/rules.py --run --preset smoke all   # another preset / target
     python benchmarks/rules.py /tmp/finished-run          # a run that already finished
+    python benchmarks/rules.py /tmp/run-a --versus /tmp/run-b   # the jobs both ran, A vs B
 
 Per rule it prints the number of jobs, their summed wall time (Snakemake's benchmark
 files, `results/benchmarks/<rule>/...`), their CPU seconds (user + sys, from the
@@ -157,6 +158,27 @@ def report(jobs: dict[str, list[dict]], repeats: int, slowest: int) -> float:
     return total_cpu
 
 
+def versus(a: Path, b: Path) -> None:
+    """CPU seconds of the jobs both runs finished, per rule: a like-for-like comparison
+    of two versions of the code (even of partial runs)."""
+    jobs_a, jobs_b = read_jobs(a), read_jobs(b)
+    print(f"jobs finished in both: CPU-s in {a} vs {b}")
+    print(f"{'rule':18s} {'jobs':>5s} {'A CPU s':>9s} {'B CPU s':>9s} {'A/job':>7s} {'B/job':>7s}")
+    total_a = total_b = 0.0
+    for rule in sorted(set(jobs_a) & set(jobs_b)):
+        cpu_b = {j["name"]: j["cpu"] for j in jobs_b[rule] if j["cpu"] is not None}
+        pairs = [
+            (j["cpu"], cpu_b[j["name"]]) for j in jobs_a[rule] if j["cpu"] and j["name"] in cpu_b
+        ]
+        if not pairs:
+            continue
+        sa, sb = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+        total_a, total_b = total_a + sa, total_b + sb
+        n = len(pairs)
+        print(f"{rule:18s} {n:5d} {sa:9.1f} {sb:9.1f} {sa / n:7.2f} {sb / n:7.2f}")
+    print(f"{'total':18s} {'':5s} {total_a:9.1f} {total_b:9.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", nargs="?", type=Path, help="a finished run (without --run)")
@@ -166,7 +188,10 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="import probes per package set")
     parser.add_argument("--slowest", type=int, default=8)
+    parser.add_argument("--versus", type=Path, help="compare with another finished run")
     args = parser.parse_args()
+    if args.versus:
+        return versus(args.workdir, args.versus)
     if args.run:
         targets = ([str(args.workdir)] if args.workdir else []) + args.targets
         targets = targets or ["all_figures"]
