@@ -3,13 +3,14 @@
     python benchmarks/rules.py --run                      # quick `all_figures`, fresh temp dir
     python benchmarks/rules.py --run --preset smoke all   # another preset / target
     python benchmarks/rules.py /tmp/finished-run          # a run that already finished
+    python benchmarks/rules.py /tmp/run-a --versus /tmp/run-b   # the jobs both ran, A vs B
 
 Per rule it prints the number of jobs, their summed wall time (Snakemake's benchmark
 files, `results/benchmarks/<rule>/...`), their CPU seconds (user + sys, from the
 `job resources:` line every job writes at the end of its log, `repro.logs`) and how
 much of that is start-up: the CPU a fresh interpreter spends importing exactly the
-packages the job had loaded (measured here, best of `--repeats`, per distinct set of
-packages), times the number of jobs. `work = cpu - start-up`. With `--run`, it also
+packages every job of its type (rule x paper) had loaded (measured here, best of
+`--repeats`), times the number of jobs. `work = cpu - start-up`. With `--run`, it also
 runs the workflow (data copied from the mirror by the download rule), and prints the
 run's wall time, the load average before and after, and Snakemake's own CPU (the
 whole process tree's CPU minus the jobs'): scheduling, DAG and metadata bookkeeping.
@@ -116,10 +117,17 @@ def report(jobs: dict[str, list[dict]], repeats: int, slowest: int) -> float:
     rows, total_cpu = [], 0.0
     for rule, items in jobs.items():
         measured = [j for j in items if j["cpu"] is not None]
+        # a job type = rule x paper; its start-up = importing what all its jobs imported
+        types = collections.defaultdict(list)
         for j in measured:
-            if j["modules"] not in probes:
-                probes[j["modules"]] = import_cpu(j["modules"], repeats)
-            j["import"] = probes[j["modules"]]
+            types[j["name"].split("/")[:2][-1]].append(j)
+        for group in types.values():
+            common = set.intersection(*(set(j["modules"]) for j in group))
+            key = tuple(sorted(common))
+            if key not in probes:
+                probes[key] = import_cpu(key, repeats)
+            for j in group:
+                j["import"] = probes[key]
         cpu = sum(j["cpu"] for j in measured)
         start = sum(min(j["import"], j["cpu"]) for j in measured)
         wall = sum(j["wall"] or 0.0 for j in items)
@@ -150,6 +158,27 @@ def report(jobs: dict[str, list[dict]], repeats: int, slowest: int) -> float:
     return total_cpu
 
 
+def versus(a: Path, b: Path) -> None:
+    """CPU seconds of the jobs both runs finished, per rule: a like-for-like comparison
+    of two versions of the code (even of partial runs)."""
+    jobs_a, jobs_b = read_jobs(a), read_jobs(b)
+    print(f"jobs finished in both: CPU-s in {a} vs {b}")
+    print(f"{'rule':18s} {'jobs':>5s} {'A CPU s':>9s} {'B CPU s':>9s} {'A/job':>7s} {'B/job':>7s}")
+    total_a = total_b = 0.0
+    for rule in sorted(set(jobs_a) & set(jobs_b)):
+        cpu_b = {j["name"]: j["cpu"] for j in jobs_b[rule] if j["cpu"] is not None}
+        pairs = [
+            (j["cpu"], cpu_b[j["name"]]) for j in jobs_a[rule] if j["cpu"] and j["name"] in cpu_b
+        ]
+        if not pairs:
+            continue
+        sa, sb = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+        total_a, total_b = total_a + sa, total_b + sb
+        n = len(pairs)
+        print(f"{rule:18s} {n:5d} {sa:9.1f} {sb:9.1f} {sa / n:7.2f} {sb / n:7.2f}")
+    print(f"{'total':18s} {'':5s} {total_a:9.1f} {total_b:9.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", nargs="?", type=Path, help="a finished run (without --run)")
@@ -159,7 +188,10 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="import probes per package set")
     parser.add_argument("--slowest", type=int, default=8)
+    parser.add_argument("--versus", type=Path, help="compare with another finished run")
     args = parser.parse_args()
+    if args.versus:
+        return versus(args.workdir, args.versus)
     if args.run:
         targets = ([str(args.workdir)] if args.workdir else []) + args.targets
         targets = targets or ["all_figures"]

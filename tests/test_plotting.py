@@ -33,6 +33,17 @@ def test_style_matches_seaborn_theme():
         ours = dict(matplotlib.rcParams)
     finally:
         matplotlib.rcdefaults()
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
+    seaborn_codes = _rgbs("bgrmyck")
+    sns.set_color_codes("reset")
+    matplotlib.rcdefaults()
+    plotting.apply_style()
+    assert _rgbs("bgrmyck") == pytest.approx(seaborn_codes)
+    assert to_rgb("k") == (0.1, 0.1, 0.1) and to_rgb("b") == pytest.approx(
+        (1 / 255, 115 / 255, 178 / 255)
+    )
+    sns.set_color_codes("reset")
+    matplotlib.rcdefaults()
     expected.pop("image.cmap")  # seaborn's "rocket": not copied (every figure names its cmap)
     ours.pop("image.cmap")
     differing = sorted(k for k in expected if not _same(expected[k], ours[k]))

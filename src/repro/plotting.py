@@ -85,9 +85,23 @@ HOUSE = {
 }
 
 
+# set_theme also remaps matplotlib's one-letter colours ("k--" is a 10 % grey line).
+COLOR_CODES = {
+    "b": "#0173B2",
+    "g": "#029E73",
+    "r": "#D55E00",
+    "m": "#CC78BC",
+    "y": "#ECE133",
+    "c": "#56B4E9",
+    "k": (0.1, 0.1, 0.1),
+}
+
+
 def apply_style() -> None:
     plt.rcParams.update(SEABORN_THEME)
     plt.rcParams.update(HOUSE)
+    for code, color in COLOR_CODES.items():
+        matplotlib.colors.colorConverter.colors[code] = matplotlib.colors.to_rgb(color)
 
 
 def footer_text(inputs) -> str:
