@@ -195,7 +195,7 @@ def _walk_rows(inputs, name: str, card: Scorecard) -> None:
     diverged = diverged_seeds(table)
     complete = n_runs(summary) - len(diverged)
     seeds = _seeds(_changes(table, "R").index, "d")
-    runs = f"{complete}/{n_runs(summary)} runs complete (seeds {seeds})"
+    runs = f"{complete}/{n_runs(summary)} runs complete" + (f" (seeds {seeds})" if seeds else "")
     if diverged:
         runs += f"; seeds {', '.join(map(str, diverged))} diverged (excluded)"
     if complete == 0:
