@@ -153,7 +153,7 @@ def test_levelsets_diverged_traversal_and_weight_decay_build(tmp_path, manifests
         assert record["status"] == "diverged" and record["diverged_at_step"] == 1, record
     inputs = _inputs("levelsets", experiments, per_seed, run_dir=tmp_path)
     fig = figures.fig2_MPG_FF(inputs)  # was: IndexError (no L0 after phase 1 diverged)
-    assert "diverged" in fig.axes[0].get_title()
+    assert "diverged" in fig.get_suptitle()
     plt.close(fig)
     fig = figures.wd_lambda(inputs)  # was: KeyError 'lambda'
     assert "(1/1 diverged)" in fig.axes[0].get_title()

@@ -23,9 +23,11 @@ FIGURES = {
     "fig3": Needs(
         experiments=GD_STATS,
         artifacts=True,
-        caption="Fig. 3: per-iteration mean ± std (error bars every 10th iteration) of the "
-        "activations in the first epoch of gradient descent: conv1 sigmoid, conv2 sigmoid, "
-        "softmax of the logits; SGD (left) and Adam (right), N(0,1) init, first seed.",
+        caption="Fig. 3: per-iteration activation mean ± std (error bars every 10th "
+        "iteration, first seed) in the first epoch of gradient descent, one panel per layer: "
+        "conv1 sigmoid, conv2 sigmoid, and for the softmax of the logits (mean 1/10 by "
+        "construction) the std of its outputs; SGD (left) and Adam (right), N(0,1) init, "
+        "one line per seed.",
     ),
     "fig4": Needs(
         experiments=GD_STATS,
@@ -37,7 +39,8 @@ FIGURES = {
     "fig5": Needs(
         experiments=GD_FIG5,
         caption="Fig. 5: test error (%) per epoch of gradient descent for SGD and Adam "
-        "with N(0,1) and N(0,9) weight initialisation (epoch 0 = initial network).",
+        "with N(0,1) and N(0,9) weight initialisation (epoch 0 = initial network); mean ± "
+        "population std over the seeds (single runs in the paper).",
     ),
     "fig6": Needs(
         experiments=GD_STATS,
@@ -50,24 +53,26 @@ FIGURES = {
         experiments=GD_STATS,
         artifacts=True,
         caption="Fig. 7: distributions (KDE) of the per-iteration activation means, one "
-        "curve per saved epoch, per layer; SGD (top), Adam (bottom), first seed.",
+        "colour per saved epoch and one line style per seed, per layer; SGD (top), Adam "
+        "(bottom). A layer stuck at one value is a spike, clipped and annotated.",
     ),
     "fig8a": Needs(
         experiments=PLAIN,
-        caption="Fig. 8a: EnKF test error per checkpoint for three ensemble sizes "
-        "(mean over the experiment's seeds; single runs in the paper).",
+        caption="Fig. 8a: EnKF test error per checkpoint for three ensemble sizes, mean ± "
+        "population std over the seeds (single runs in the paper).",
     ),
     "fig8b": Needs(
         experiments=(*PLAIN, "enkf_relu", "enkf_tanh"),
         caption="Fig. 8b: EnKF test error per checkpoint with logistic (sigmoid), ReLU and "
-        "tanh activations.",
+        "tanh activations at the same J, mean ± population std over the seeds (single runs "
+        "in the paper).",
     ),
     "fig9": Needs(
         experiments=("enkf", "enkf_adaptive"),
         caption="Fig. 9: adaptive change of ensemble size and repetitions (spec §1.4). "
-        "Left: test error per checkpoint, fixed vs adaptive. Right: ensemble size "
-        "(squares, left axis) and repetitions (stars, right axis) at each application of "
-        "the rule (first seed).",
+        "Left: test error per checkpoint, fixed vs adaptive (mean ± population std; thin: "
+        "each adaptive run). Right: ensemble size (squares, left axis) and repetitions "
+        "(stars, right axis) of every adaptive run over the iterations, each change marked.",
     ),
 }
 
@@ -79,4 +84,4 @@ TABLES = {
     ),
 }
 
-SCORECARD = Needs(kinds=("enkf", "gd"), artifacts=True)  # per-seed SGD errors
+SCORECARD = Needs(kinds=("enkf", "gd"))

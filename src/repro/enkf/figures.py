@@ -47,14 +47,23 @@ def reference(inputs, J: int) -> str | None:
 
 
 def _label(inputs, name: str, extra: str = "") -> str:
+    """Legend text with the number of runs behind the curve (n of the last checkpoint)."""
     p = inputs.experiments[name]
-    runs = len(p["seeds"])
-    label = f"{extra}J = {p['J']}" + (f", {runs} runs" if runs > 1 else "")
-    return diverged_label(label, inputs, name)
+    n = int(series(inputs.summary(name), "test", "error")["n"].min())
+    return diverged_label(f"{extra}J = {p['J']}, n = {n}", inputs, name)
 
 
 def _first_artifacts(inputs, name: str):
-    return np.load(inputs.artifacts[name][0])
+    return np.load(sorted(inputs.artifacts[name])[0])
+
+
+def _all_artifacts(inputs, name: str) -> list:
+    """Every seed's artifacts, in seed order (results/.../seed<k>/artifacts.npz)."""
+    return [np.load(f) for f in sorted(inputs.artifacts[name], key=_seed_of)]
+
+
+def _seed_of(path) -> int:
+    return int(str(path).rsplit("seed", 1)[1].split("/")[0])
 
 
 def _iteration_axis(ax, inputs, name):
@@ -115,20 +124,38 @@ def _stats_rows(inputs):
 
 
 def fig3(inputs):
+    """One panel per layer and optimizer (a shared axis hid the collapsed conv2 trace under
+    the softmax line). The softmax mean is 1/10 by construction (rows sum to 1), so the
+    layer-3 panel shows the spread of the softmax outputs instead: std 0 = uniform
+    predictions, 0.3 = one-hot. Every seed's mean trace; error bars (std over the batch's
+    activations, every 10th iteration) for the first seed."""
     rows = _stats_rows(inputs)
-    fig, axes = plt.subplots(1, len(rows), figsize=(5.5 * len(rows), 3.8), squeeze=False)
-    for ax, (name, label) in zip(axes[0], rows, strict=True):
-        stats = _first_artifacts(inputs, name)["act_stats"][0]  # epoch 0: (it, layer, 2)
-        it = np.arange(len(stats))
+    fig, axes = plt.subplots(3, len(rows), figsize=(5.5 * len(rows), 7.5), squeeze=False)
+    for col, (name, label) in enumerate(rows):
+        runs = _all_artifacts(inputs, name)
+        seeds = sorted(inputs.experiments[name]["seeds"])
         for layer in range(3):
-            mean, std = stats[:, layer, 0], stats[:, layer, 1]
-            (line,) = ax.plot(it, mean, lw=1, label=LAYERS[layer])
-            ax.errorbar(it[::10], mean[::10], std[::10], fmt="none", ecolor=line.get_color(),
-                        alpha=0.5, lw=0.8)  # fmt: skip
+            ax = axes[layer, col]
+            for k, arrays in enumerate(runs):
+                stats = arrays["act_stats"][0]  # epoch 0: (it, layer, 2)
+                it = np.arange(len(stats))
+                mean, std = stats[:, layer, 0], stats[:, layer, 1]
+                y = std if layer == 2 else mean
+                (line,) = ax.plot(it, y, lw=0.9, color=f"C{k}", label=f"seed {seeds[k]}")
+                if k == 0 and layer < 2:
+                    ax.errorbar(it[::10], mean[::10], std[::10], fmt="none", alpha=0.4,
+                                ecolor=line.get_color(), lw=0.8)  # fmt: skip
+            if layer == 2:
+                ax.set_ylabel("std of the softmax outputs")
+                ax.set_title(f"{label}: {LAYERS[2]} (its mean is 1/10 by construction)",
+                             fontsize=9)  # fmt: skip
+                ax.axhline(0.3, color="0.5", ls=":", lw=0.8)
+            else:
+                ax.set_ylabel("activation mean ± std")
+                ax.set_title(f"{label}: {LAYERS[layer]}", fontsize=9)
         std0 = inputs.experiments[name]["init_std"]
-        ax.set(xlabel="mini-batch iteration (epoch 1)", ylabel="activation value",
-               title=f"{label}, N(0, {std0:g}²) init")  # fmt: skip
-    axes[0][0].legend(fontsize=8)
+        axes[2, col].set_xlabel(f"mini-batch iteration (epoch 1), N(0, {std0:g}²) init")
+        axes[0, col].legend(fontsize=7, title=f"n = {len(runs)}", title_fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -167,12 +194,13 @@ def fig5(inputs):
     for name, p in inputs.experiments.items():
         s = series(inputs.summary(name), "test", "error")
         ls = "-" if p["optimizer"] == "sgd" else "--"
-        ax.plot(s["step"], s["mean"], ls=ls, marker="o", ms=3,
-                label=diverged_label(f"{OPTIMIZER[p['optimizer']]}, σ = {p['init_std']:g}",
-                                     inputs, name))  # fmt: skip
+        band(ax, s["step"], s["mean"], population_std(s), ls=ls, marker="o", ms=3,
+             label=diverged_label(f"{OPTIMIZER[p['optimizer']]}, σ = {p['init_std']:g}",
+                                  inputs, name) + f", n = {int(s['n'].min())}")  # fmt: skip
     p = next(iter(inputs.experiments.values()))
     n = p["train_subset"] or 60000
-    ax.set(xlabel=f"epoch ({n} training images)", ylabel="test error (%)", ylim=(0, 100))
+    ax.set(xlabel=f"epoch ({n} training images)", ylabel="test error (%), mean ± std",
+           ylim=(0, 100))  # fmt: skip
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     return fig
@@ -201,37 +229,71 @@ def fig6(inputs):
 
 
 def _kde(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Gaussian KDE with Scott's bandwidth (plain sums: a few thousand values)."""
-    std = values.std()
-    h = std * len(values) ** (-1 / 5) if std > 0 else 1e-3
+    """Gaussian KDE with Scott's bandwidth, floored at two grid steps: data that are a
+    spike (all values equal to within far less than the grid spacing, e.g. a saturated
+    layer's mean) then show as a narrow peak of the right mass instead of falling between
+    grid points and drawing flat at zero."""
+    floor = 2 * (grid[1] - grid[0])
+    h = max(values.std() * len(values) ** (-1 / 5), floor)
     z = (grid[:, None] - values[None, :]) / h
     return np.exp(-0.5 * z**2).sum(1) / (len(values) * h * np.sqrt(2 * np.pi))
 
 
+def _is_spike(values: np.ndarray, grid: np.ndarray) -> bool:
+    """Values concentrated below the KDE's bandwidth floor (two grid steps)."""
+    return values.std() * len(values) ** (-1 / 5) < 2 * (grid[1] - grid[0])
+
+
 def fig7(inputs):
+    """KDE of the per-iteration activation means, one colour per saved epoch, one line
+    style per seed. A spike (a layer stuck at one value) is drawn clipped at the top with
+    its position and spread written beside it, so it neither vanishes nor flattens the
+    other curves."""
     rows = _stats_rows(inputs)
-    fig, axes = plt.subplots(len(rows), 3, figsize=(12, 3.2 * len(rows)), squeeze=False)
+    styles = ("-", "--", ":", "-.")
+    fig, axes = plt.subplots(len(rows), 3, figsize=(13, 3.6 * len(rows)), squeeze=False)
     for r, (name, label) in enumerate(rows):
-        arrays = _first_artifacts(inputs, name)
-        stats, epochs = arrays["act_stats"], arrays["stats_epochs"]
+        runs = _all_artifacts(inputs, name)
+        seeds = sorted(inputs.experiments[name]["seeds"])
+        epochs = runs[0]["stats_epochs"]
         for layer in range(3):
             ax = axes[r, layer]
-            means = stats[:, :, layer, 0]
+            means = np.stack([a["act_stats"][:, :, layer, 0] for a in runs])  # (seed, E, it)
             lo, hi = means.min(), means.max()
+            ax.set(xlabel="per-iteration mean activation", title=f"{label}: {LAYERS[layer]}")
             if hi - lo < 1e-6:  # softmax outputs average exactly 1/10 at every iteration
-                ax.axvline(lo, color="C0", lw=1.5, label="every epoch")
-                ax.text(0.03, 0.9, f"constant {lo:.3g}\n(rows of a softmax sum to 1)",
-                        transform=ax.transAxes, fontsize=8, va="top")  # fmt: skip
-                ax.set(xlabel="per-iteration mean activation", yticks=[],
-                       title=f"{label}: {LAYERS[layer]}")  # fmt: skip
+                ax.axvline(lo, color="C0", lw=1.5)
+                text = f"every seed and epoch: constant {lo:.3g}\n(rows of a softmax sum to 1)"
+                ax.text(0.03, 0.9, text, transform=ax.transAxes, fontsize=8, va="top")
+                ax.set_yticks([])
                 continue
-            pad = 0.1 * (hi - lo) + 1e-3
-            grid = np.linspace(lo - pad, hi + pad, 300)
-            for e, values in zip(epochs, means, strict=True):
-                ax.plot(grid, _kde(values, grid), lw=1.2, label=f"epoch {e}")
-            ax.set(xlabel="per-iteration mean activation", ylabel="density",
-                   title=f"{label}: {LAYERS[layer]}")  # fmt: skip
-        axes[r, 0].legend(fontsize=8)
+            pad = 0.1 * (hi - lo)
+            grid = np.linspace(lo - pad, hi + pad, 400)
+            curves = []
+            for k, seed in enumerate(seeds):
+                for e, epoch in enumerate(epochs):
+                    values = means[k, e]
+                    density = _kde(values, grid)
+                    curves.append((density, values, f"C{e}", styles[k % 4], epoch, seed))
+            # a spike: values spread less than the floored bandwidth (two grid steps)
+            spike = [_is_spike(c[1], grid) for c in curves]
+            normal = [c[0].max() for c, sp in zip(curves, spike, strict=True) if not sp]
+            top = 1.15 * max(normal) if normal and any(spike) else None
+            top = top or 1.05 * max(c[0].max() for c in curves)
+            clipped = 0
+            for density, values, color, ls, epoch, seed in curves:
+                ax.plot(grid, np.minimum(density, top * 1.5), color=color, ls=ls, lw=1.1,
+                        label=f"epoch {epoch}, seed {seed}")  # fmt: skip
+                if density.max() > top:
+                    clipped += 1
+                    ax.annotate(f"spike: epoch {epoch}, seed {seed} at {values.mean():.4f} "
+                                f"(sd {values.std():.1e})",
+                                (grid[density.argmax()], top), xytext=(8, -12 * clipped),
+                                textcoords="offset points", fontsize=6.5, color=color,
+                                arrowprops={"arrowstyle": "->", "color": color})  # fmt: skip
+            ax.set(ylim=(0, top), ylabel="density")
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+        axes[r, 0].legend(fontsize=6.5, ncol=1)
     fig.tight_layout()
     return fig
 
@@ -248,7 +310,8 @@ def fig8a(inputs):
 
 
 def fig8b(inputs):
-    variants = [n for n in ("enkf_relu", "enkf_tanh") if n in inputs.experiments]
+    """The activation variants against the plain sigmoid run of the same J."""
+    variants = [n for n, p in inputs.experiments.items() if p["activation"] != "sigmoid"]
     J = inputs.experiments[variants[0]]["J"]
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name in [reference(inputs, J), *variants]:
@@ -257,38 +320,55 @@ def fig8b(inputs):
         band(ax, steps, mean, std, marker="o", ms=3,
              label=f"{ACTIVATION[p['activation']]} ({_label(inputs, name)})")  # fmt: skip
     _iteration_axis(ax, inputs, variants[0])
+    ax.set_ylabel("test error (%), mean ± std")
     ax.legend()
     return fig
 
 
 def fig9(inputs):
-    fixed, adaptive = inputs.experiments["enkf"], inputs.experiments["enkf_adaptive"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for name, label, color in (("enkf", "fixed", "C0"), ("enkf_adaptive", "adaptive", "C3")):
-        steps, mean, std, _ = error_curve(inputs, name)
-        band(left, steps, mean, std, color=color, marker="o", ms=3, label=label)
-    left.set(xlabel="EnKF iteration (checkpoint)", ylabel="test error (%)")
-    left.legend()
+    """Fixed vs adaptive (spec §1.4), every seed: the rule fires at different iterations
+    in different runs, so the right panel draws each run's J and repetitions as steps over
+    the iterations, not an average."""
+    adaptive = next(n for n, p in inputs.experiments.items() if p["adaptive"])
+    fixed = reference(inputs, inputs.experiments[adaptive]["J"])
+    pa, pf = inputs.experiments[adaptive], inputs.experiments[fixed]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.2))
+    for name, label, color in ((fixed, "fixed", "C0"), (adaptive, "adaptive", "C3")):
+        steps, mean, std, n = error_curve(inputs, name)
+        band(left, steps, mean, std, color=color, marker="o", ms=3,
+             label=f"{label}: J = {inputs.experiments[name]['J']} at start (n = {n})")  # fmt: skip
+    table = inputs.seeds(adaptive)
+    errors = table[(table["split"] == "test") & (table["metric"] == "error")]
+    for _seed, g in errors.sort_values("step").groupby("seed"):
+        left.plot(g["step"], g["value"], color="C3", lw=0.6, alpha=0.6)
+    left.set(xlabel="EnKF iteration (checkpoint)", ylabel="test error (%), mean ± std")
+    left.legend(fontsize=8, title="thin: each adaptive run", title_fontsize=7)
 
-    changes = inputs.summary("enkf_adaptive")
-    J = series(changes, "adapt", "J")
-    reps = series(changes, "adapt", "reps")
-    labels = ["0"] + [str(s) for s in J["step"]]
-    x = np.arange(len(labels))
-    ys_J = np.r_[adaptive["J"], J["mean"]]
-    ys_r = np.r_[adaptive["repetitions"], reps["mean"]]
     twin = right.twinx()
-    right.plot(x, np.full(len(x), fixed["J"]), "s--", color="C0", label="members, fixed")
-    right.plot(x, ys_J, "s-", color="C3", label="members, adaptive")
-    twin.plot(x, np.full(len(x), fixed["repetitions"]), "*--", color="C0", ms=9,
+    last = int(table["step"].max())
+    right.plot([0, last], [pf["J"]] * 2, "s--", color="C0", label=f"members, fixed ({fixed})")
+    twin.plot([0, last], [pf["repetitions"]] * 2, "*--", color="C0", ms=9,
               label="repetitions, fixed")  # fmt: skip
-    twin.plot(x, ys_r, "*-", color="C3", ms=9, label="repetitions, adaptive")
-    right.set_xticks(x, labels, rotation=45 if len(x) > 10 else 0)
-    right.set(xlabel="iteration of each application of the rule", ylabel="ensemble members J")
+    adapt = table[table["split"] == "adapt"]
+    ens = table[(table["split"] == "ensemble") & (table["metric"] == "reps")]
+    for k, seed in enumerate(sorted(table["seed"].unique())):
+        rows = adapt[adapt["seed"] == seed]
+        end = int(ens[ens["seed"] == seed]["step"].max())
+        for metric, start, axis, marker in (("J", pa["J"], right, "s"),
+                                            ("reps", pa["repetitions"], twin, "*")):  # fmt: skip
+            r = rows[rows["metric"] == metric].sort_values("step")
+            x = np.r_[0, r["step"].to_numpy(), end]
+            y = np.r_[start, r["value"].to_numpy(), r["value"].iloc[-1] if len(r) else start]
+            axis.step(x, y, where="post", color=f"C{3 + k}", lw=1,
+                      label=f"{'members' if metric == 'J' else 'repetitions'}, adaptive, "
+                      f"seed {seed} ({len(r)} changes)")  # fmt: skip
+            axis.plot(x[:-1], y[:-1], marker, color=f"C{3 + k}", ms=6 if marker == "s" else 9)
+    right.set(xlabel="EnKF iteration (markers: start and each change)",
+              ylabel="ensemble members J")  # fmt: skip
     twin.set_ylabel("repetitions per batch")
-    twin.set_ylim(-0.5, max(ys_r.max(), fixed["repetitions"]) + 1)
+    twin.set_ylim(-0.5, pa["repetitions"] + 1.5)
     twin.grid(False)
     handles = right.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    right.legend(handles, [h.get_label() for h in handles], fontsize=7.5, loc="lower left")
+    right.legend(handles, [h.get_label() for h in handles], fontsize=6.5, loc="lower left")
     fig.tight_layout()
     return fig

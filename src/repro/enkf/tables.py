@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import final, series
+from repro.aggregate import diverged_seeds, final, seed_values, series
 from repro.enkf import reported
-from repro.enkf.figures import error_curve
-from repro.tables import NOT_RUN, diverged, score, verdict_claim, verdict_numeric
+from repro.enkf.figures import error_curve, reference
+from repro.tables import NOT_RUN, Scorecard, verdict_claim, verdict_numeric
 
 
 def _at(values, i):
@@ -46,25 +46,47 @@ def _scale(inputs, name: str) -> str:
     return f"J = {p['J']}, {its} iterations, {p['test_subset'] or 10000} test images"
 
 
+def _quick_scale(p: dict) -> bool:
+    """The spec's §5 quick-scale EnKF setting: J = 100, 25 batches x 8 repetitions."""
+    return p["J"] == 100 and p["train_batches"] == 25 and p["repetitions"] == 8
+
+
+def _per_seed(values) -> str:
+    return ", ".join(f"{v:.1f}" for v in values)
+
+
 def scorecard(inputs) -> list[dict]:
-    preset, rows = inputs.preset, []
-
-    def add(claim, rep, ours, verdict, detail=""):
-        rows.append(score("enkf", claim, rep, ours, preset, verdict, detail))
-
+    card = Scorecard("enkf", inputs.preset)
     exps = inputs.experiments
-    if "enkf" in exps:
-        bad = diverged(inputs, "enkf")
-        steps, mean, std, n = error_curve(inputs, "enkf")
-        add(
+    paper_scale = inputs.preset == "paper"
+    plain = reference(inputs, exps["enkf"]["J"]) if "enkf" in exps else None
+    if plain:
+        table = inputs.seeds(plain)
+        diverged = bool(diverged_seeds(table))
+        steps, mean, std, n = error_curve(inputs, plain)
+        finals = seed_values(table, "test", "error")
+        card.add(
             "Fig. 1: EnKF test error after one epoch (last checkpoint), mean ± std of 10 runs",
             "4.10 ± 0.24 %",
-            f"{mean[-1]:.2f} ± {std[-1]:.2f} % ({n} runs, {_scale(inputs, 'enkf')})",
-            verdict_numeric(mean[-1], reported.ENKF_ERROR_MEAN[-1], 1.0, diverged=bad),
-            "tolerance ±1 point; only the paper preset can match (spec §5: the ~4 % needs "
-            "J in the thousands and the full epoch)",
+            f"{mean[-1]:.2f} ± {std[-1]:.2f} % (n = {n}, seeds {', '.join(map(str, finals.index))}"
+            f"; {_scale(inputs, plain)})",
+            verdict_numeric(mean[-1], reported.ENKF_ERROR_MEAN[-1], 1.0, paper_scale, diverged),
+            "tolerance ±1 point. Only the paper preset runs the paper's setting (J = 5000, "
+            "one epoch = 7496 iterations); at a smaller J and fewer iterations the number "
+            "cannot be reached by construction (spec §5): 'other scale', and the spec's "
+            "quick-scale expectation is scored in the next row",
         )
-        s = inputs.summary("enkf")
+        p = exps[plain]
+        card.add(
+            "Quick scale (spec §5): EnKF, J = 100, 200 iterations, 2000 test images: test "
+            "error ~45-50 % (spec's check: 49 % after 200 iterations)",
+            "49 % (±5 points)",
+            f"{mean[-1]:.1f} ± {std[-1]:.1f} % after iteration {int(steps[-1])}; per seed "
+            f"{_per_seed(finals)} ({_scale(inputs, plain)})",
+            verdict_numeric(mean[-1], 49.0, 5.0, _quick_scale(p), diverged),
+            "scored at the spec's quick-scale setting; 'other scale' in any other preset",
+        )
+        s = inputs.summary(plain)
         first = {m: series(s, "test", m).iloc[0] for m in ("error", "top_class", "classes")}
         expected = series(s, "test", "top_class_error")["mean"].iloc[0]
         collapsed = (
@@ -72,88 +94,103 @@ def scorecard(inputs) -> list[dict]:
             and first["top_class"]["mean"] == reported.COLLAPSE_CLASS
             and np.nan_to_num(first["top_class"]["std"]) == 0
         )
-        add(
+        card.add(
             "Fig. 1: first checkpoint 91.08 % error with zero spread: every run predicts one "
             "class (digit 5) after the first update",
             "91.08 ± 0.00 %",
-            f"{first['error']['mean']:.2f} ± {np.nan_to_num(first['error']['std']):.2f} %; "
-            f"classes predicted {first['classes']['mean']:g}, top class "
-            f"{first['top_class']['mean']:g} (all-5 error on this test set {expected:.2f} %)",
-            verdict_claim(collapsed and abs(first["error"]["mean"] - expected) < 1e-6, bad)
-            if (exps["enkf"]["test_subset"] or 10000) < 10000
+            f"{first['error']['mean']:.2f} ± {np.nan_to_num(first['error']['std']):.2f} % "
+            f"(n = {int(first['error']['n'])}); classes predicted {first['classes']['mean']:g}, "
+            f"top class {first['top_class']['mean']:g} (all-5 error on this test set "
+            f"{expected:.2f} %)",
+            verdict_claim(collapsed and abs(first["error"]["mean"] - expected) < 1e-6, diverged)
+            if (p["test_subset"] or 10000) < 10000
             else verdict_numeric(
-                first["error"]["mean"], reported.FIRST_CHECKPOINT_ERROR, 0.005, diverged=bad
+                first["error"]["mean"], reported.FIRST_CHECKPOINT_ERROR, 0.005, True, diverged
             ),
             "on a test subset the claim is: one class, digit 5, error = share of non-5s",
         )
         diffs = np.diff(mean)
         holds = bool(np.all(diffs <= 0.5) and mean[-1] < 60 and mean[0] > 85 and std[-1] < 5)
-        add(
+        card.add(
             "Quick scale: EnKF error falls monotonically from ~90 % to well below chance "
             "with small spread across seeds (~45-50 % for J = 100)",
             "spec §5",
-            f"{mean[0]:.1f} → {mean[-1]:.1f} % (std {std[-1]:.2f}); largest rise "
-            f"{max(diffs.max(), 0):.2f} points",
-            verdict_claim(holds, bad),
+            f"{mean[0]:.1f} → {mean[-1]:.1f} % (population std {std[-1]:.2f}, n = {n}); "
+            f"largest rise {max(diffs.max(), 0):.2f} points",
+            verdict_claim(holds, diverged),
             "monotone: no rise above 0.5 point; final < 60 %; final std < 5 points",
         )
-    if "sgd" in exps:
-        bad = diverged(inputs, "sgd")
-        s = inputs.summary("sgd")
-        last = final(s, "test_updates", "error")
+    # Fig. 1's SGD: the gd experiment tested at the EnKF cadence
+    sgd = next((n for n, p in exps.items() if p["kind"] == "gd" and p["eval_points"]), None)
+    if sgd:
+        table = inputs.seeds(sgd)
+        diverged = bool(diverged_seeds(table))
+        last = final(inputs.summary(sgd), "test_updates", "error")
         std_pop = float(last["std"]) * np.sqrt((last["n"] - 1) / last["n"])
-        add(
+        card.add(
             "Fig. 1: SGD (σ = 1) test error at the last checkpoint, mean ± std of 10 runs",
             "81.85 ± 24.02 %",
-            f"{last['mean']:.2f} ± {std_pop:.2f} % ({int(last['n'])} runs, "
-            f"after step {int(last['step'])})",
-            verdict_numeric(last["mean"], reported.SGD_ERROR_MEAN[-1], 10.0, diverged=bad),
-            "tolerance ±10 points (the paper's spread is ±24)",
+            f"{last['mean']:.2f} ± {std_pop:.2f} % (n = {int(last['n'])}, after SGD step "
+            f"{int(last['step'])})",
+            verdict_numeric(last["mean"], reported.SGD_ERROR_MEAN[-1], 10.0, paper_scale, diverged),
+            "tolerance ±10 points (the paper's spread is ±24); the paper's point is after "
+            "7000 SGD steps (paper preset), the quick preset's after a few hundred: 'other "
+            "scale' there, the quick-scale expectation is the bimodality row below",
         )
-        finals = np.array([np.load(f)["test_error"][-1] for f in inputs.artifacts["sgd"]])
+        finals = seed_values(table, "test", "error")  # after the last epoch, per seed
         stuck, learnt = int((finals > 80).sum()), int((finals < 30).sum())
         bimodal = stuck > 0 and learnt > 0 and stuck + learnt == len(finals)
-        add(
+        card.add(
             "Quick scale: SGD from N(0,1) is bimodal: most runs stay near 88-90 % error, the "
             "mean stays high with a very large std",
             "spec §5 (3 of 10 runs learn in the spec's check; Fig. 1: 81.85 ± 24.02 %)",
-            f"after {exps['sgd']['epochs']} epoch(s): {stuck} of {len(finals)} runs > 80 %, "
-            f"{learnt} < 30 % ({', '.join(f'{e:.1f}' for e in finals)}); mean "
-            f"{finals.mean():.1f} ± {finals.std():.1f} %",
-            verdict_claim(bool(bimodal and finals.mean() > 50 and finals.std() > 20), bad),
+            f"after {exps[sgd]['epochs']} epoch(s): {stuck} of {len(finals)} runs > 80 %, "
+            f"{learnt} < 30 % (seeds {', '.join(map(str, finals.index))}: "
+            f"{_per_seed(finals)}); mean {finals.mean():.1f} ± {finals.std(ddof=0):.1f} %",
+            verdict_claim(
+                bool(bimodal and finals.mean() > 50 and finals.std(ddof=0) > 20), diverged
+            ),
             "holds if every run is either > 80 % or < 30 % (both present), mean > 50 % and "
             "population std > 20 points; how many of 5 runs learn is itself noisy",
         )
     sizes = sorted(
-        (p["J"], n) for n, p in exps.items() if n in ("enkf", "enkf_size1", "enkf_size2")
+        (p["J"], n)
+        for n, p in exps.items()
+        if p["kind"] == "enkf" and reference(inputs, p["J"]) == n
     )
-    if len(sizes) == 3:
+    if len(sizes) >= 3:
         finals = [error_curve(inputs, n)[1][-1] for _, n in sizes]
-        add(
+        runs = [error_curve(inputs, n)[3] for _, n in sizes]
+        diverged = any(diverged_seeds(inputs.seeds(n)) for _, n in sizes)
+        card.add(
             "Fig. 8a ordering: larger ensembles give lower error at equal iterations",
             "J = 100 > 5000 > 10 000 in error (Fig. 8a)",
-            ", ".join(f"J = {J}: {e:.1f} %" for (J, _), e in zip(sizes, finals, strict=True)),
-            verdict_claim(
-                bool(np.all(np.diff(finals) < 0)), diverged(inputs, *(n for _, n in sizes))
+            ", ".join(
+                f"J = {J}: {e:.1f} % (n = {k})"
+                for (J, _), e, k in zip(sizes, finals, runs, strict=True)
             ),
-            "final-checkpoint error strictly decreasing in J",
+            verdict_claim(bool(np.all(np.diff(finals) < 0)), diverged),
+            "final-checkpoint mean error strictly decreasing in J",
         )
     adam = [n for n, p in exps.items() if p["kind"] == "gd" and p["optimizer"] == "adam"]
-    sgd1 = [n for n, p in exps.items() if n.startswith("gd_sgd")]
-    if adam and sgd1:
-        curves = {n: series(inputs.summary(n), "test", "error")["mean"].to_numpy() for n in adam}
-        slow = all(c[-1] < c[0] and c[-1] > 20 for c in curves.values())
-        add(
+    if adam:
+        curves = {n: series(inputs.summary(n), "test", "error") for n in adam}
+        slow = all(c["mean"].iloc[-1] < c["mean"].iloc[0] and c["mean"].iloc[-1] > 20
+                   for c in curves.values())  # fmt: skip
+        diverged = any(diverged_seeds(inputs.seeds(n)) for n in adam)
+        card.add(
             "Fig. 5 ordering: Adam with N(0,1) / N(0,9) initialisation improves only slowly",
             "spec §5 (Fig. 5)",
             ", ".join(
-                f"Adam σ = {exps[n]['init_std']:g}: {c[0]:.1f} → {c[-1]:.1f} % after "
-                f"{exps[n]['epochs']} epochs"
+                f"Adam σ = {exps[n]['init_std']:g}: {c['mean'].iloc[0]:.1f} → "
+                f"{c['mean'].iloc[-1]:.1f} % after {exps[n]['epochs']} epochs "
+                f"(n = {int(c['n'].min())})"
                 for n, c in curves.items()
             ),
-            verdict_claim(slow, diverged(inputs, *adam)),
-            "holds if every Adam run improves on its initial error but stays above 20 %",
+            verdict_claim(slow, diverged),
+            "holds if every Adam curve (mean over seeds) improves on its initial error but "
+            "stays above 20 %",
         )
-    if not rows:
-        add("enkf experiments", "-", "-", NOT_RUN)
-    return rows
+    if not card.rows:
+        card.add("enkf experiments", "-", "-", NOT_RUN)
+    return card.rows

@@ -225,8 +225,6 @@ def gd(run) -> None:
         mean_loss = torch.stack(losses).mean().item()
         run.record(epoch + 1, "train", loss=mean_loss)
         acc, test_loss = _test(run, net, x_test, y_test, epoch + 1, "test")
-        errors = run.artifacts.get("test_error", np.zeros(0))
-        run.artifacts["test_error"] = np.append(errors, 100 - acc)  # per seed, for the scorecard
         run.progress(epoch + 1, p["epochs"], train_loss=mean_loss, test_error=100 - acc)
         if stats:
             _append_stats(run, epoch, torch.stack(acts).cpu(), torch.stack(grads).cpu())

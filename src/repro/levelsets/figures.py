@@ -4,78 +4,110 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
-from repro.aggregate import n_diverged, n_runs, series
-from repro.levelsets import FIG7_LAMBDA, not_run_note
-from repro.levelsets.results import baseline_finals, metric_label, population_std, regression
-from repro.plotting import band, diverged_mark
+from repro.aggregate import diverged_seeds
+from repro.levelsets import FIG7_LAMBDA
+from repro.levelsets.results import baseline_finals, metric_label, regression
+from repro.plotting import diverged_mark
 
 PANELS = (
-    ("angle", "angle(∇R, ∇L) (°)"),
-    ("R", "R = ||w||²"),
-    ("test_loss", "test loss"),
+    ("angle", "Δ angle(∇R, ∇L) (°)"),
+    ("R", "Δ R = Δ||w||²"),
+    ("test_loss", "Δ test loss"),
     ("test_metric", None),  # label depends on the task
 )
 
 
-def _not_run(text: str, size=(5, 3)):
-    fig, ax = plt.subplots(figsize=size)
-    ax.axis("off")
-    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=10, color="0.25")
+def _only(inputs, kind: str) -> str | None:
+    """The one selected experiment of `kind` (figures made per experiment)."""
+    names = inputs.of_kind(kind)
+    return names[0] if names else None
+
+
+def _per_run(table, metric: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """seed -> (steps, values) of one walk metric, complete walks only (a walk stopped by
+    the corrector cap is logged under split `walk_diverged`)."""
+    rows = table[(table["split"] == "walk") & (table["metric"] == metric)]
+    return {
+        int(seed): (g["step"].to_numpy(), g["value"].to_numpy(dtype=float))
+        for seed, g in rows.sort_values("step").groupby("seed")
+    }
+
+
+def fig2(inputs, experiment: str | None = None):
+    """Fig. 2 of one traversal experiment. The between-run spread (different subsets and
+    inits) dwarfs what changes along one walk, so each run is drawn as its change from
+    its own step 0; the bottom panel is where the tolerance can fail: |L − L0| right after
+    each predictor step (before any corrector), log scale, with the band."""
+    name = experiment if experiment in inputs.experiments else _only(inputs, "traversal")
+    params, table = inputs.experiments[name], inputs.seeds(name)
+    scale = 1.0 if regression(params) else 100.0
+    fig, axes = plt.subplots(len(PANELS) + 1, 1, figsize=(5, 8.5), sharex=True)
+    complete = sorted(_per_run(table, "R"))
+    for ax, (metric, label) in zip(axes, PANELS, strict=False):
+        runs = _per_run(table, metric)
+        factor = scale if metric == "test_metric" else 1.0
+        changes = []
+        for k, (seed, (steps, values)) in enumerate(sorted(runs.items())):
+            change = (values - values[0]) * factor
+            ax.plot(steps, change, lw=0.7, alpha=0.8, color=f"C{k % 10}", label=f"seed {seed}")
+            changes.append(pd.Series(change, index=steps))
+        if changes:
+            mean = pd.concat(changes, axis=1).mean(axis=1)
+            ax.plot(mean.index, mean.to_numpy(), color="k", lw=1.8,
+                    label=f"mean (n = {len(changes)})")  # fmt: skip
+            ax.set_title(f"mean change at the last step {mean.iloc[-1]:+.4g}", fontsize=7)
+        ax.axhline(0, color="0.5", lw=0.6)
+        ax.set_ylabel(label or "Δ " + metric_label(params, percent=True), fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.ticklabel_format(axis="y", useOffset=False, style="sci", scilimits=(-3, 4))
+    ax = axes[-1]
+    band_edge = float(np.sqrt(params["tolerance"]))
+    for k, (_seed, (steps, gaps)) in enumerate(sorted(_per_run(table, "gap_after").items())):
+        ax.plot(steps, np.maximum(np.abs(gaps), 1e-12), lw=0.7, color=f"C{k % 10}")
+    ax.axhline(band_edge, color="C3", ls="--", lw=1,
+               label=f"tolerance |L − L0| = {band_edge:g}")  # fmt: skip
+    ax.set_yscale("log")
+    if (table[(table["split"] == "walk") & (table["metric"] == "gap_after")]["value"] == 0).any():
+        ax.text(0.01, 0.04, "a gap of exactly 0 (float32 loss) is drawn at 1e-12",
+                transform=ax.transAxes, fontsize=6, color="0.35")  # fmt: skip
+    ax.set_ylabel("|L − L0| after\npredictor step", fontsize=8)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("predictor step")
+    axes[0].legend(fontsize=6.5, ncol=2, loc="best")
+    diverged = diverged_seeds(table)
+    runs = sorted(table["seed"].unique())
+    note = f" ({len(diverged)}/{len(runs)} diverged, excluded)" if diverged else ""
+    l0 = table[(table["split"] == "levelset") & (table["metric"] == "L0")]["value"]
+    l0_text = f"\nL0 = {l0.min():.2e} to {l0.max():.2e}" if len(l0) else ""
+    fig.suptitle(f"{name}: {len(complete)} of {len(runs)} runs complete{note}{l0_text}",
+                 fontsize=8.5)  # fmt: skip
+    fig.align_ylabels(axes)
+    fig.tight_layout()
     return fig
 
 
-def _fig2(experiment: str):
-    def draw(inputs):
-        if experiment not in inputs.experiments:
-            return _not_run(not_run_note(experiment))
-        params, summary = inputs.experiments[experiment], inputs.summary(experiment)
-        fig, axes = plt.subplots(len(PANELS), 1, figsize=(4.5, 6.5), sharex=True)
-        scale = 1.0 if regression(params) else 100.0
-        for ax, (metric, label) in zip(axes, PANELS, strict=True):
-            s = series(summary, "walk", metric)
-            factor = scale if metric == "test_metric" else 1.0
-            band(ax, s["step"], s["mean"] * factor, population_std(s) * factor, lw=1)
-            ax.set_ylabel(label or metric_label(params, percent=True), fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.ticklabel_format(axis="y", useOffset=False)
-            if metric == "test_loss" and len(s):
-                first, last = s["mean"].iloc[0], s["mean"].iloc[-1]
-                ax.set_title(
-                    f"mean {first:.4g} -> {last:.4g} ({last / first - 1:+.2%})", fontsize=7
-                )
-        axes[-1].set_xlabel("predictor step")
-        runs, diverged = n_runs(summary), n_diverged(summary)
-        complete = f"{runs - diverged} of {runs} runs" + (
-            f" ({diverged}/{runs} diverged, excluded)" if diverged else ""
-        )
-        l0 = series(summary, "levelset", "L0")["mean"]  # empty if every phase 1 diverged
-        l0 = f"{l0.iloc[0]:.3g}" if len(l0) else "none (phase 1 diverged)"
-        axes[0].set_title(f"{experiment}: {complete}\nmean L0 = {l0}", fontsize=9)
-        fig.align_ylabels(axes)
-        fig.tight_layout()
-        return fig
+def __getattr__(name: str):
+    """`fig2_<EXP>` (one figure id per experiment, see repro.levelsets.FIGURES) is fig2."""
+    if name.startswith("fig2_"):
+        experiment = name.removeprefix("fig2_")
 
-    draw.__name__ = f"fig2_{experiment}"
-    return draw
+        def draw(inputs):
+            return fig2(inputs, experiment)
 
-
-fig2_MNIST_FF = _fig2("MNIST_FF")
-fig2_MNIST_CONV = _fig2("MNIST_CONV")
-fig2_CIFAR10_CONV = _fig2("CIFAR10_CONV")
-fig2_IRIS_FF = _fig2("IRIS_FF")
-fig2_MPG_FF = _fig2("MPG_FF")
+        draw.__name__ = name
+        return draw
+    raise AttributeError(name)
 
 
 def fig7(inputs):
     from repro.levelsets.pca_snapshots import snapshot_pca
 
-    if "MNIST_FF" not in inputs.experiments:
-        return _not_run(not_run_note("MNIST_FF"))
-    wd_paths = inputs.artifacts.get("L2_MNIST_FF", [])
-    result = snapshot_pca(
-        inputs.artifacts["MNIST_FF"], inputs.experiments["MNIST_FF"], wd_paths, FIG7_LAMBDA
-    )
+    name, wd = _only(inputs, "traversal"), _only(inputs, "weight_decay")
+    wd_paths = inputs.artifacts.get(wd, []) if wd else []
+    result = snapshot_pca(inputs.artifacts[name], inputs.experiments[name], wd_paths, FIG7_LAMBDA)
     fig = plt.figure(figsize=(14, 9))
     ax = fig.add_subplot(2, 3, 1)
     ratios = result.pca.explained_variance_ratio
@@ -135,8 +167,8 @@ def fig7(inputs):
     legend.legend(handles=handles, loc="center", fontsize=9)
     runs = len(result.centroids)
     fig.suptitle(
-        f"MNIST_FF: {runs} complete runs x the last {result.per_run} snapshots (every "
-        f"{inputs.experiments['MNIST_FF']['snapshot_every']} predictor steps), "
+        f"{name}: {runs} complete runs x the last {result.per_run} snapshots (every "
+        f"{inputs.experiments[name]['snapshot_every']} predictor steps), "
         f"{result.pca.mean.size} coordinates z-scored",
         fontsize=10,
     )
@@ -145,8 +177,6 @@ def fig7(inputs):
 
 def wd_lambda(inputs):
     names = inputs.of_kind("weight_decay")
-    if not names:
-        return _not_run("no weight-decay experiment configured")
     fig, axes = plt.subplots(2, len(names), figsize=(3.4 * len(names), 5), squeeze=False)
     for col, name in enumerate(names):
         params, finals = inputs.experiments[name], baseline_finals(inputs.summary(name))

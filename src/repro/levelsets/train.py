@@ -4,10 +4,14 @@ traversal     phase 1 (Adam to a near-zero loss L0 on the fixed subset S) then t
               phase-2 walk on the level set L = L0 (`repro.levelsets.walk`).
               split phase1: step = epoch, train_loss (mean of the epoch's batches);
               split walk: step = predictor index k (model before step k): angle, R,
-              train_loss, gap (= L - L0), train_metric, test_loss, test_metric, eta_p;
+              train_loss, gap (= L - L0), train_metric, test_loss, test_metric, eta_p,
+              and gap_after (L - L0 right after step k, before any corrector; for the
+              last step the loss recomputed at the final weights by `evaluate`);
               a run stopped by the corrector cap is `diverged` and its walk rows are
               renamed `walk_diverged`, so summaries average complete walks only;
-              split levelset, step 0: L0, counts and speed. Artifacts: weight snapshots
+              split levelset, step 0: L0, counts, speed, the largest gap after a
+              predictor step, how many steps landed outside the band, and final_gap
+              (L recomputed at the final weights - L0). Artifacts: weight snapshots
               (after predictor step 1 and every `snapshot_every`), final weights.
 weight_decay  the baseline: Adam on data loss + lambda * sum of squared kernels, every
               lambda of the grid trained side by side as members of one flat tensor.
@@ -203,9 +207,12 @@ def traversal(run) -> None:
         if k % every == 0:
             run.progress(k, p["steps"], angle=point.angle, R=point.r, gap=point.loss - loss0)
 
+    def landed(k: int, gap: float) -> None:
+        run.record(k, "walk", gap_after=gap)
+
     began, last_checkpoint = time.perf_counter(), time.perf_counter()
     while walk.keep_walking(state, p["steps"], cfg):
-        kind = walk.step(state, loss0, loss_grad, cfg, on_predict=log)
+        kind = walk.step(state, loss0, loss_grad, cfg, on_predict=log, on_landed=landed)
         if kind == walk.PREDICT and (state.n_pred == 1 or state.n_pred % p["snapshot_every"] == 0):
             snapshots.append((state.n_pred, state.w.cpu().clone()))
         if time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS:
@@ -214,6 +221,15 @@ def traversal(run) -> None:
             )
             last_checkpoint = time.perf_counter()
     seconds = time.perf_counter() - began
+    # The loss at the final weights, recomputed by the chunked no-grad evaluation (not the
+    # walk's loss_grad): where the last predictor step landed.
+    final_loss, _ = evaluate(
+        net, state.w.unsqueeze(0), pruned(net, data.x_train), data.y_train, data.regression
+    )
+    final_gap = float(final_loss[0]) - loss0
+    if state.last == walk.PREDICT:
+        walk.landed(state, final_gap, cfg)
+        landed(state.n_pred - 1, final_gap)
     run.record(
         0,
         "levelset",
@@ -227,8 +243,10 @@ def traversal(run) -> None:
     run.record(
         0,
         "levelset",
-        max_abs_gap=np.abs(gaps).max(initial=0.0),
-        steps_outside_band=int((gaps**2 > cfg.tolerance).sum()),
+        max_abs_gap=np.abs(gaps).max(initial=0.0),  # logged points: inside by construction
+        max_landed_gap=state.max_landed_gap,
+        steps_left_band=state.left_band,
+        final_gap=final_gap,
         R_increases=int((np.diff(norms) > 0).sum()),
     )
     run.artifacts["complete"] = np.array(not state.capped)

@@ -10,7 +10,13 @@ Reproduces the released code, quirks included (spec section 6):
   never fires, pitfall 1);
 * tolerance on c = (L - L0)^2 is absolute (pitfall 3);
 * new (spec section 5): more than `corrector_cap` consecutive correctors stop the walk,
-  which the caller records as a diverged run (the original could loop forever).
+  which the caller records as a diverged run (the original could loop forever); the
+  paper preset sets no cap (`None`), as the released code.
+
+Where the tolerance can fail: a logged point is on the level set by construction (the
+predictor fires only inside the band), so the walk also measures the gap right after
+each predictor step, before any corrector (`on_landed`, `State.max_landed_gap`,
+`State.left_band`): the tangent step moves L only to second order in eta_p.
 
 The walk only needs `loss_grad(w) -> (L, ∇L, extra)` on the flat parameter vector, so it
 runs unchanged on a closed-form toy problem (tests) and on the networks.
@@ -33,7 +39,8 @@ class Settings:
     eta_p_max: float
     eta_c: float
     tolerance: float = 1e-10  # on c = (L - L0)^2
-    corrector_cap: int = 200  # consecutive correctors before the run is called diverged
+    corrector_cap: int | None = 200  # consecutive correctors before the run is called
+    # diverged; None: no cap
     angle_threshold: float = 0.1  # degrees between consecutive predictor directions
     grow: float = 1.1
     shrink: float = 0.1
@@ -53,6 +60,8 @@ class State:
     streak: int = 0  # current run of consecutive correctors
     max_streak: int = 0
     last_angle: float = float("nan")
+    max_landed_gap: float = 0.0  # largest |L - L0| right after a predictor step
+    left_band: int = 0  # predictor steps that landed outside the tolerance band
     capped: bool = False  # stopped by the corrector cap
     extra: dict = field(default_factory=dict)
 
@@ -113,12 +122,19 @@ def step(
     loss_grad: Callable[[torch.Tensor], tuple[float, torch.Tensor, object]],
     settings: Settings,
     on_predict: Callable[[Predicted], None] | None = None,
+    on_landed: Callable[[int, float], None] | None = None,
 ) -> str:
     """One iteration of the loop: a predictor or a corrector step (or CAPPED: a corrector
-    beyond the cap was needed; nothing moved). Returns which."""
+    beyond the cap was needed; nothing moved). Returns which. When the previous iteration
+    was a predictor step, the loss computed here is the one it landed on: `on_landed(k,
+    L - L0)` gets it with k the index of that predictor step."""
     w = state.w
     loss, g_l, extra = loss_grad(w)
     gap = loss - loss0
+    if state.last == PREDICT:
+        landed(state, gap, settings)
+        if on_landed is not None:
+            on_landed(state.n_pred - 1, gap)
     if gap * gap <= settings.tolerance:
         g_r = 2.0 * w
         angle = angle_deg(g_r, g_l)
@@ -139,7 +155,7 @@ def step(
         state.n_pred += 1
         state.streak = 0
         return PREDICT
-    if state.streak >= settings.corrector_cap:
+    if settings.corrector_cap is not None and state.streak >= settings.corrector_cap:
         state.capped = True  # one more corrector would exceed the cap: stop here
         return CAPPED
     e = corrector_direction(g_l, gap, state.d_prev)
@@ -149,6 +165,12 @@ def step(
     state.streak += 1
     state.max_streak = max(state.max_streak, state.streak)
     return CORRECT
+
+
+def landed(state: State, gap: float, settings: Settings) -> None:
+    """Book the gap L - L0 measured right after a predictor step."""
+    state.max_landed_gap = max(state.max_landed_gap, abs(gap))
+    state.left_band += int(gap * gap > settings.tolerance)
 
 
 def keep_walking(state: State, steps: int, settings: Settings) -> bool:
