@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
-GLOBAL_KEYS = ("preset", "device", "data_mirror", "cluster")
+GLOBAL_KEYS = ("preset", "device", "data_mirror", "cluster", "cost")
 
 
 class ConfigError(ValueError):
