@@ -201,10 +201,22 @@ def I_variance(inputs):
     for i, (name, params) in enumerate(inputs.experiments.items()):
         summary = inputs.summary(name)
         label = f"{params['label']} (n={n_runs(summary)})"
+        table = inputs.seeds(name)
         for ax, split in zip(axes, ("activation", "gradient"), strict=True):
             s = series(summary, split, "variance")
             mean = s["mean"].where(s["mean"] > 0)  # exactly 0 (constant init) has no log
-            band(ax, s["step"], mean, s["ci95"], label=label, marker="o", color=f"C{i}")
+            ax.plot(s["step"], mean, label=label, marker="o", color=f"C{i}")
+            # on a log axis a mean ± CI band reaches below 0: shade the seeds' range instead
+            rows = table[(table["split"] == split) & (table["metric"] == "variance")]
+            spread = rows.groupby("step")["value"].agg(["min", "max"]).reindex(s["step"])
+            ax.fill_between(
+                s["step"],
+                spread["min"].where(spread["min"] > 0),
+                spread["max"].where(spread["max"] > 0),
+                color=f"C{i}",
+                alpha=0.2,
+                linewidth=0,
+            )
             zeros[ax] += [(layer, f"C{i}") for layer in s["step"][s["mean"] <= 0]]
     for ax, split in zip(axes, ("activation", "weight-gradient"), strict=True):
         ax.set(
@@ -217,15 +229,12 @@ def I_variance(inputs):
             floor = ax.get_ylim()[0]
             for layer, colour in zeros[ax]:
                 ax.plot(layer, floor, marker="v", ms=9, color=colour, clip_on=False, zorder=5)
-            ax.text(
-                0.02,
-                0.03,
-                "▼ on the axis floor: variance exactly 0\n(identical values in the layer)",
-                transform=ax.transAxes,
-                fontsize=7,
-                va="bottom",
+            ax.set_xlabel(
+                "Linear layer index\n▼ on the axis floor: variance exactly 0 "
+                "(identical values in the layer)"
             )
             ax.set_ylim(bottom=floor)
+    axes[0].set_title("lines: mean over seeds; shading: range over seeds", fontsize=9)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.02), ncol=4, fontsize=8)
     fig.tight_layout()
