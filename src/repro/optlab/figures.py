@@ -95,16 +95,19 @@ def L3(inputs):
             va="top" if inside else "bottom",
             color="white" if inside else "black",
             fontweight="bold",
+            zorder=5,  # over the error bar
+            bbox={"facecolor": "C0", "edgecolor": "none", "pad": 1} if inside else None,
         )
     ax.axhline(96, color="k", ls="--", lw=1, label="lab target ~96 % (20 epochs)")
     ax.set_xticks(x, [_lr_label(inputs, n) for n in names])
     epochs = {inputs.experiments[n]["epochs"] for n in names}
     ax.set(
         ylabel="test accuracy (%)",
-        ylim=(0, 105),
+        ylim=(0, 115),
+        yticks=range(0, 101, 20),
         title=f"MNIST MLP after {'/'.join(map(str, sorted(epochs)))} epoch(s)",
     )
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", fontsize=8)  # above the target line
     return fig
 
 
