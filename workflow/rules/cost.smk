@@ -3,26 +3,6 @@
 # temporary run folder) and extrapolates each run to its end (src/repro/cost.py).
 
 
-def cost_papers(wildcards):
-    """Every configured paper, or the one `cost_<paper>` names."""
-    return [wildcards.paper] if hasattr(wildcards, "paper") else PAPERS
-
-
-def cost_inputs(wildcards):
-    papers = cost_papers(wildcards)
-    datasets = {
-        e["dataset"] for p in papers for e in EXPERIMENTS[p].values() if e["dataset"]
-    }
-    return {
-        "measurements": [
-            layout.COST_MEASURE.format(paper=p, experiment=name)
-            for p in papers
-            for name in EXPERIMENTS[p]
-        ],
-        "manifests": [layout.DATA_MANIFEST.format(dataset=d) for d in sorted(datasets)],
-    }
-
-
 rule cost_measure:
     input:
         unpack(train_inputs),
