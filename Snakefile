@@ -16,6 +16,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/runs.smk"
+include: "workflow/rules/cost.smk"
 
 
 # Each configured paper brings workflow/rules/<paper>.smk (its target rule).

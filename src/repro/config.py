@@ -29,7 +29,7 @@ import yaml
 from repro import sources
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
-GLOBAL_KEYS = ("preset", "device", "data_mirror", "datasets_file", "cluster")
+GLOBAL_KEYS = ("preset", "device", "data_mirror", "datasets_file", "cluster", "cost")
 EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # the whole name (fullmatch)
 # A string PyYAML leaves unconverted although it is a number (`1e-3`: YAML 1.1 wants a dot).
 NUMERIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")

@@ -24,6 +24,9 @@ FIGURE = "results/figures/{paper}/{figure}.{ext}"
 TABLE = "results/tables/{paper}/{table}.{ext}"
 PAPER_SCORECARD = "results/{paper}/scorecard.csv"
 SCORECARD = "results/tables/scorecard.{ext}"
+COST_MEASURE = "results/cost/{paper}/{experiment}.json"
+COST = "results/tables/cost.{ext}"
+PAPER_COST = "results/tables/cost_{paper}.{ext}"
 
 FIGURE_EXTS = ("png", "pdf")
 TABLE_EXTS = ("csv", "md", "tex")

@@ -36,6 +36,8 @@ from repro import __version__, layout
 from repro.io import atomic_path, write_json
 
 STATUS_OK, STATUS_DIVERGED = "ok", "diverged"
+# Called as hook(run, step, total) after every progress line (`repro.cost` times runs so).
+PROGRESS_HOOKS: list = []
 
 # Divergence (one definition for every paper, `Run.check_finite`): a loss that is
 # non-finite, above the bound its kind declares (`LOSS_BOUNDS[kind]` beside `KINDS` in
@@ -193,6 +195,8 @@ class Run:
         parts += [f"{k} {v:.4g}" for k, v in values.items()]
         parts.append(f"elapsed {self.elapsed():.1f}s")
         self.log.info(" | ".join(parts))
+        for hook in PROGRESS_HOOKS:
+            hook(self, step, total)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self._start

@@ -191,3 +191,24 @@ def all_figures():
 def all_tables():
     scorecard = expand(layout.SCORECARD, ext=layout.SCORECARD_EXTS)
     return [f for paper in PAPERS for f in table_files(paper)] + scorecard
+
+
+# ---------------------------------------------------------------- cost (cost.smk)
+def cost_papers(wildcards):
+    """Every configured paper, or the one `cost_<paper>` names."""
+    return [wildcards.paper] if hasattr(wildcards, "paper") else PAPERS
+
+
+def cost_inputs(wildcards):
+    papers = cost_papers(wildcards)
+    datasets = {
+        e["dataset"] for p in papers for e in EXPERIMENTS[p].values() if e["dataset"]
+    }
+    return {
+        "measurements": [
+            layout.COST_MEASURE.format(paper=p, experiment=name)
+            for p in papers
+            for name in EXPERIMENTS[p]
+        ],
+        "manifests": [layout.DATA_MANIFEST.format(dataset=d) for d in sorted(datasets)],
+    }

@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from repro.aggregate import final, series
-from repro.plotting import band, diverged_label
+from repro.aggregate import final, n_runs, series
+from repro.plotting import band, diverged_label, diverged_mark
 
 MOVING_AVERAGE = 50
 OPTIMIZER_STYLE = {
@@ -18,28 +18,42 @@ OPTIMIZER_STYLE = {
 
 
 def _lr_label(inputs, name: str) -> str:
-    return diverged_label(f"lr {inputs.experiments[name]['lr']:g}", inputs, name)
+    """ "lr 0.05 (n=3)", or "lr 1 (2/3 diverged)" when runs diverged."""
+    mark = diverged_mark(inputs.seeds(name))
+    n = n_runs(inputs.summary(name))
+    return f"lr {inputs.experiments[name]['lr']:g}" + (mark or f" (n={n})")
 
 
 def L1(inputs):
     (name,) = inputs.experiments
-    losses = series(inputs.summary(name), "train_batch", "loss")
+    table = inputs.seeds(name)
+    batches = table[(table["split"] == "train_batch") & (table["metric"] == "loss")]
     fig, ax = plt.subplots(figsize=(6.5, 3.5))
-    ax.plot(losses["step"], losses["mean"], lw=0.6, alpha=0.6, label="mini-batch loss")
-    if len(losses) >= MOVING_AVERAGE:
-        smooth = np.convolve(losses["mean"], np.ones(MOVING_AVERAGE) / MOVING_AVERAGE, "valid")
-        ax.plot(
-            losses["step"].iloc[MOVING_AVERAGE - 1 :],
-            smooth,
-            lw=2,
-            label=f"moving average ({MOVING_AVERAGE} batches)",
-        )
+    for i, (seed, run) in enumerate(batches.sort_values("step").groupby("seed")):
+        if i == 0:  # the lab's figure is one run: its raw mini-batch losses
+            ax.plot(
+                run["step"],
+                run["value"],
+                lw=0.5,
+                alpha=0.5,
+                color="0.5",
+                label=f"mini-batch loss, seed {seed}",
+            )
+        if len(run) >= MOVING_AVERAGE:
+            kernel = np.ones(MOVING_AVERAGE) / MOVING_AVERAGE
+            ax.plot(
+                run["step"].iloc[MOVING_AVERAGE - 1 :],
+                np.convolve(run["value"], kernel, "valid"),
+                lw=1.5,
+                color=f"C{i}",
+                label=f"moving average ({MOVING_AVERAGE} batches), seed {seed}",
+            )
     ax.set(
         xlabel="mini-batch index (epoch 1)",
         ylabel="cross-entropy loss",
         title=f"SGD, {_lr_label(inputs, name)}, batch {inputs.experiments[name]['batch_size']}",
     )
-    ax.legend()
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -71,17 +85,29 @@ def L3(inputs):
     means = np.array([r["mean"] for r in rows]) * 100
     errors = np.nan_to_num(np.array([r["ci95"] for r in rows]) * 100)
     ax.bar(x, means, yerr=errors, color="C0", capsize=4)
-    for xi, m in zip(x, means, strict=True):
-        ax.text(xi, m + 1, f"{m:.1f} %", ha="center", va="bottom")
-    ax.axhline(96, color="k", ls="--", lw=1, label="lab target ~96 %")
+    for xi, m in zip(x, means, strict=True):  # inside the bar, below the target line
+        inside = m > 20
+        ax.text(
+            xi,
+            min(m, 90) - 2 if inside else m + 2,
+            f"{m:.1f} %",
+            ha="center",
+            va="top" if inside else "bottom",
+            color="white" if inside else "black",
+            fontweight="bold",
+            zorder=5,  # over the error bar
+            bbox={"facecolor": "C0", "edgecolor": "none", "pad": 1} if inside else None,
+        )
+    ax.axhline(96, color="k", ls="--", lw=1, label="lab target ~96 % (20 epochs)")
     ax.set_xticks(x, [_lr_label(inputs, n) for n in names])
     epochs = {inputs.experiments[n]["epochs"] for n in names}
     ax.set(
         ylabel="test accuracy (%)",
-        ylim=(0, 105),
+        ylim=(0, 115),
+        yticks=range(0, 101, 20),
         title=f"MNIST MLP after {'/'.join(map(str, sorted(epochs)))} epoch(s)",
     )
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", fontsize=8)  # above the target line
     return fig
 
 
@@ -104,12 +130,17 @@ def _histograms(ax, values: np.ndarray, stat: str, color: str) -> None:
     """The lab's `plot_dists` panel: 50 bins, a KDE only when the values vary (> 1e-8)."""
     values = values.ravel().astype(np.float64)
     spread = values.max() - values.min()
-    if spread == 0:  # every value equal: one bar
-        ax.bar(
-            [values[0]],
-            [values.size if stat == "count" else 1.0],
-            width=max(abs(values[0]) * 1e-3, 1e-12),
-            color=color,
+    if spread == 0:  # every value equal: one bar, in a window around it, and say so
+        value, half = values[0], max(abs(values[0]), 1e-12)
+        ax.bar([value], [values.size if stat == "count" else 1.0], width=half / 25, color=color)
+        ax.set_xlim(value - half, value + half)
+        ax.text(
+            0.03,
+            0.95,
+            f"all {values.size} values\n= {value:.3g}",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=7,
         )
         return
     counts, edges = np.histogram(values, bins=50)
@@ -149,7 +180,19 @@ def _init_figure(inputs):
         fontsize=11,
     )
     fig.tight_layout()
+    _offset_into_label(fig)
     return fig
+
+
+def _offset_into_label(fig) -> None:
+    """Move each x axis' offset/multiplier text (e.g. 1e-5) into its label, where it
+    cannot collide with the label (lab fig. I1: tiny gradients)."""
+    fig.canvas.draw()
+    for ax in fig.axes:
+        offset = ax.xaxis.get_offset_text().get_text()
+        if offset:
+            ax.xaxis.get_offset_text().set_visible(False)
+            ax.set_xlabel(f"{ax.get_xlabel()} ({offset})")
 
 
 I1 = I2 = I3 = I4 = I5 = I6 = I7 = _init_figure
@@ -157,12 +200,27 @@ I1 = I2 = I3 = I4 = I5 = I6 = I7 = _init_figure
 
 def I_variance(inputs):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
-    for name, params in inputs.experiments.items():
+    zeros = {ax: [] for ax in axes}  # (layer, colour) of variances that are exactly 0
+    for i, (name, params) in enumerate(inputs.experiments.items()):
         summary = inputs.summary(name)
+        label = f"{params['label']} (n={n_runs(summary)})"
+        table = inputs.seeds(name)
         for ax, split in zip(axes, ("activation", "gradient"), strict=True):
             s = series(summary, split, "variance")
             mean = s["mean"].where(s["mean"] > 0)  # exactly 0 (constant init) has no log
-            band(ax, s["step"], mean, s["ci95"], label=params["label"], marker="o")
+            ax.plot(s["step"], mean, label=label, marker="o", color=f"C{i}")
+            # on a log axis a mean ± CI band reaches below 0: shade the seeds' range instead
+            rows = table[(table["split"] == split) & (table["metric"] == "variance")]
+            spread = rows.groupby("step")["value"].agg(["min", "max"]).reindex(s["step"])
+            ax.fill_between(
+                s["step"],
+                spread["min"].where(spread["min"] > 0),
+                spread["max"].where(spread["max"] > 0),
+                color=f"C{i}",
+                alpha=0.2,
+                linewidth=0,
+            )
+            zeros[ax] += [(layer, f"C{i}") for layer in s["step"][s["mean"] <= 0]]
     for ax, split in zip(axes, ("activation", "weight-gradient"), strict=True):
         ax.set(
             yscale="log",
@@ -170,6 +228,16 @@ def I_variance(inputs):
             ylabel=f"{split} variance",
             xticks=[0, 2, 4, 6, 8],
         )
+        if zeros[ax]:  # no log: a marker on the axis floor, and a note
+            floor = ax.get_ylim()[0]
+            for layer, colour in zeros[ax]:
+                ax.plot(layer, floor, marker="v", ms=9, color=colour, clip_on=False, zorder=5)
+            ax.set_xlabel(
+                "Linear layer index\n▼ on the axis floor: variance exactly 0 "
+                "(identical values in the layer)"
+            )
+            ax.set_ylim(bottom=floor)
+    axes[0].set_title("lines: mean over seeds; shading: range over seeds", fontsize=9)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.02), ncol=4, fontsize=8)
     fig.tight_layout()
@@ -234,7 +302,9 @@ def O3(inputs):
     for name, params in inputs.experiments.items():
         summary = inputs.summary(name)
         label, color = OPTIMIZER_STYLE[params["optimizer"]]
-        test = final(summary, "test", "accuracy")["mean"] * 100
+        test = final(summary, "test", "accuracy")
+        n = int(test["n"])
+        test_text = f"{test['mean'] * 100:.2f}" + (f" ± {test['std'] * 100:.2f}" if n > 1 else "")
         for ax, split in zip(axes, ("train", "val"), strict=True):
             s = series(summary, split, "accuracy")
             band(
@@ -246,13 +316,15 @@ def O3(inputs):
                 marker="o",
                 ms=3,
                 label=diverged_label(
-                    f"{label} (lr {params['lr']:g}; test {test:.2f} %)", inputs, name
+                    f"{label} (lr {params['lr']:g}, n={n}; test {test_text} %)", inputs, name
                 ),
             )
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set(xlabel="epoch", ylabel="accuracy (%)", title="training (running, per epoch)")
-    axes[1].set(xlabel="epoch", title="validation")
+    norm = {"uva": "standardised inputs (UvA)", "lab": "inputs in [-1, 1] (lab)"}
+    kinds = {norm[p["normalisation"]] for p in inputs.experiments.values()}
+    axes[1].set(xlabel="epoch", title=f"validation; {', '.join(sorted(kinds))}")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import final, n_diverged, n_runs, series
+from repro.aggregate import diverged_seeds, final, n_diverged, series
 from repro.optlab import reported
-from repro.tables import score, verdict_claim, verdict_numeric
+from repro.tables import Scorecard, verdict_claim, verdict_numeric
 
 
 def _final(summary, split: str, metric: str) -> pd.Series:
@@ -74,7 +74,7 @@ def O3(inputs) -> pd.DataFrame:
     rows = []
     for name, p in inputs.experiments.items():
         s = inputs.summary(name)
-        test = _final(s, "test", "accuracy")
+        test = final(s, "test", "accuracy")
         rows.append(
             {
                 "experiment": name,
@@ -82,7 +82,7 @@ def O3(inputs) -> pd.DataFrame:
                 "lr": p["lr"],
                 "epochs": p["epochs"],
                 "train_images": p["train_subset"] or 50000,
-                "best_epoch_mean": _final(s, "test", "best_epoch")["mean"],
+                "best_epoch_mean": final(s, "test", "best_epoch")["mean"],
                 "test_accuracy_mean": test["mean"],
                 "test_accuracy_std": test["std"],
                 "uva_test_accuracy": reported.UVA_TEST_ACCURACY[p["optimizer"]],
@@ -96,52 +96,63 @@ def _by(inputs, kind: str, key: str) -> dict:
     return {p[key]: n for n, p in inputs.experiments.items() if p["kind"] == kind}
 
 
-def scorecard(inputs) -> list[dict]:
-    preset = inputs.preset
-    rows = []
+def _diverged(inputs, *names) -> bool:
+    return any(diverged_seeds(inputs.seeds(n)) for n in names)
 
-    def add(claim, rep, ours, verdict, detail=""):
-        rows.append(score("optlab", claim, rep, ours, preset, verdict, detail))
+
+def scorecard(inputs) -> list[dict]:
+    card = Scorecard("optlab", inputs.preset)
+    add = card.add
 
     # Part 1: MNIST MLP
     by_lr = _by(inputs, "mnist_mlp", "lr")
     if 0.005 in by_lr:
-        s = inputs.summary(by_lr[0.005])
-        epochs = inputs.experiments[by_lr[0.005]]["epochs"]
-        test = _final(s, "test", "accuracy")["mean"]
-        diverged = n_diverged(s)
-        runs = f"; {diverged} of {n_runs(s)} runs diverged" if diverged else ""
+        name = by_lr[0.005]
+        s, epochs = inputs.summary(name), inputs.experiments[name]["epochs"]
+        test, n = _final(s, "test", "accuracy")["mean"], int(_final(s, "test", "accuracy")["n"])
+        comparable = epochs >= reported.MNIST_EPOCHS
         add(
-            "MNIST MLP test accuracy, lr 0.005 (20 epochs in the lab)",
+            f"MNIST MLP test accuracy, lr 0.005 ({reported.MNIST_EPOCHS} epochs in the lab)",
             "about 96 %",
-            f"{test:.2%} after {epochs} epochs",
-            verdict_numeric(test, reported.MNIST_TEST_ACCURACY, 0.01, diverged=diverged > 0),
-            "tolerance ±1 point; fewer epochs than the lab lower it" + runs,
+            f"{test:.2%} after {epochs} epochs (mean of {n} seeds)",
+            verdict_numeric(
+                test, reported.MNIST_TEST_ACCURACY, 0.01, comparable, _diverged(inputs, name)
+            ),
+            "tolerance ±1 point"
+            + ("" if comparable else f"; {epochs} epochs cannot reach the lab's 20: see next row"),
         )
-        val = series(s, "val", "accuracy").set_index("step")["mean"]
-        val1 = float(val.get(1, np.nan))
+        if not comparable:
+            add(
+                f"MNIST MLP at quick scale: lr 0.005 trains above 90 % within {epochs} epochs",
+                "> 90 % within a few epochs (spec section 5)",
+                f"{test:.2%} (mean of {n} seeds)",
+                verdict_claim(test > 0.9, _diverged(inputs, name)),
+            )
+        val1 = float(series(s, "val", "accuracy").set_index("step")["mean"].get(1, np.nan))
         add(
             "Validation accuracy after one epoch at lr 0.005",
             "0.8734",
-            f"{val1:.4f}",
+            f"{val1:.4f} (mean of {n} seeds)",
             verdict_numeric(
-                val1, reported.MNIST_VAL_ACCURACY_EPOCH1_LR0005, 0.02, diverged=diverged > 0
+                val1,
+                reported.MNIST_VAL_ACCURACY_EPOCH1_LR0005,
+                0.02,
+                diverged=_diverged(inputs, name),
             ),
-            "tolerance ±0.02 (one run in the lab)" + runs,
+            "tolerance ±0.02 (one run in the lab)",
         )
     if {1.0, 0.05, 0.005} <= set(by_lr):
         acc = {
-            lr: _final(inputs.summary(by_lr[lr]), "test", "accuracy")["mean"]
+            lr: final(inputs.summary(by_lr[lr]), "test", "accuracy")["mean"]
             for lr in (1.0, 0.05, 0.005)
         }
-        # lr 1 diverging is part of "fails"; a diverged run at lr 0.05 or 0.005 is not
-        trained = [n_diverged(inputs.summary(by_lr[lr])) for lr in (0.05, 0.005)]
-        holds = not acc[1.0] >= 0.9 and acc[0.05] > 0.9 and acc[0.005] > 0.9
+        holds = acc[1.0] < 0.9 and acc[0.05] > 0.9 and acc[0.005] > 0.9
         add(
             "lr 1 fails while lr 0.05 and 0.005 train above 90 % within a few epochs",
             "lr 1: erratic, 37-53 % (spec check, solved notebook)",
-            ", ".join(f"lr {lr:g}: {a:.1%}" for lr, a in acc.items()),
-            verdict_claim(holds, diverged=sum(trained) > 0),
+            ", ".join(f"lr {lr:g}: {a:.1%}" for lr, a in acc.items()) + " (seed means)",
+            verdict_claim(holds, _diverged(inputs, by_lr[0.05], by_lr[0.005])),
+            "a diverged lr-1 run is the claim, not a failure of it",
         )
 
     # Part 2: initialisation
@@ -153,8 +164,9 @@ def scorecard(inputs) -> list[dict]:
                 f"Activation variance per layer, {inputs.experiments[name]['label']}",
                 ", ".join(f"{v:.3g}" for v in ref),
                 ", ".join(f"{v:.3g}" for v in ours),
-                "within tolerance" if np.all(ratio <= np.log10(2)) else "differs",
-                "each layer within a factor 2 (the notebook shows one random draw)",
+                verdict_numeric(ratio.max(), 0.0, np.log10(2)),
+                "each layer within a factor 2 of the notebook's one random draw; ours: mean "
+                "over seeds",
             )
     if "init_tanh_xavier" in inputs.experiments:
         ref = reported.GRADIENT_VARIANCE["init_tanh_xavier"]
@@ -164,8 +176,8 @@ def scorecard(inputs) -> list[dict]:
             "Weight-gradient variance per layer, Tanh + Xavier",
             ", ".join(f"{v:.3g}" for v in ref),
             ", ".join(f"{v:.3g}" for v in ours),
-            "within tolerance" if np.all(ratio <= np.log10(2)) else "differs",
-            "each layer within a factor 2",
+            verdict_numeric(ratio.max(), 0.0, np.log10(2)),
+            "each layer within a factor 2; ours: mean over seeds",
         )
     variances = {
         n: series(inputs.summary(n), "activation", "variance")["mean"].to_numpy()
@@ -240,17 +252,41 @@ def scorecard(inputs) -> list[dict]:
             verdict_claim(holds),
         )
 
-    # UvA optimizer comparison
-    for name, p in inputs.experiments.items():
-        if p["kind"] == "optim_compare":
-            summary = inputs.summary(name)
-            test = _final(summary, "test", "accuracy")["mean"]
-            ref = reported.UVA_TEST_ACCURACY[p["optimizer"]]
-            add(
-                f"FashionMNIST test accuracy with {p['optimizer']} (UvA, 40 epochs)",
-                f"{ref:.2%}",
-                f"{test:.2%} after {p['epochs']} epochs on {p['train_subset'] or 50000} images",
-                verdict_numeric(test, ref, 0.015, diverged=n_diverged(summary) > 0),
-                "tolerance ±1.5 points; the lab's [-1, 1] inputs, not UvA's standardisation",
-            )
-    return rows
+    # UvA optimizer comparison (O3), on UvA's standardised inputs when normalisation: uva
+    compare = {n: p for n, p in inputs.experiments.items() if p["kind"] == "optim_compare"}
+    accuracy = {}
+    for name, p in compare.items():
+        test = final(inputs.summary(name), "test", "accuracy")
+        accuracy[p["optimizer"]] = test["mean"]
+        images = p["train_subset"] or reported.UVA_TRAIN_IMAGES
+        comparable = (
+            p["epochs"] >= reported.UVA_EPOCHS
+            and images >= reported.UVA_TRAIN_IMAGES
+            and p["normalisation"] == "uva"
+        )
+        ref = reported.UVA_TEST_ACCURACY[p["optimizer"]]
+        inputs_used = {"uva": "UvA's standardised inputs", "lab": "the lab's [-1, 1] inputs"}
+        add(
+            f"FashionMNIST test accuracy with {p['optimizer']} (UvA, "
+            f"{reported.UVA_EPOCHS} epochs on {reported.UVA_TRAIN_IMAGES} images)",
+            f"{ref:.2%}",
+            f"{test['mean']:.2%} ± {test['std']:.2%} after {p['epochs']} epochs on {images} "
+            f"images (mean ± std of {int(test['n'])} seeds)",
+            verdict_numeric(test["mean"], ref, 0.015, comparable, _diverged(inputs, name)),
+            f"tolerance ±1.5 points; {inputs_used[p['normalisation']]}"
+            + ("" if comparable else "; fewer epochs/images than UvA: see the quick-scale row"),
+        )
+    quick = [n for n, p in compare.items() if p["epochs"] < reported.UVA_EPOCHS]
+    if quick and len(accuracy) == 3:
+        epochs = {compare[n]["epochs"] for n in quick}
+        add(
+            "UvA comparison at quick scale: every optimizer trains the ReLU/Kaiming net "
+            f"(test accuracy > {reported.O3_QUICK_FLOOR:.0%}) within {max(epochs)} epochs",
+            f"> {reported.O3_QUICK_FLOOR:.0%} (our proposal: the spec gives no number at "
+            "this scale; chance is 10 %)",
+            ", ".join(f"{k}: {v:.1%}" for k, v in accuracy.items()) + " (seed means)",
+            verdict_claim(
+                min(accuracy.values()) > reported.O3_QUICK_FLOOR, _diverged(inputs, *compare)
+            ),
+        )
+    return card.rows

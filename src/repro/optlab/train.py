@@ -28,20 +28,27 @@ from repro.training import built_on_cpu, evaluate, minibatches
 N_CLASSES = 10
 
 
-def _flat_pixels(images: np.ndarray, centred: bool) -> torch.Tensor:
-    """uint8 (N, 1, 28, 28) -> float32 (N, 784): /255 (lab part 1) or to [-1, 1] (part 2)."""
+# transforms.Normalize((mean,), (std,)) after ToTensor: None = ToTensor only (/255, lab
+# part 1); "lab" = the lab's (0.5, 0.5), pixels in [-1, 1] (part 2); "uva" = the UvA
+# tutorial's FashionMNIST mean and std (0.2861, 0.3530), inputs standardised.
+NORMALISATION = {None: (0.0, 1.0), "lab": (0.5, 0.5), "uva": (0.2861, 0.3530)}
+
+
+def _flat_pixels(images: np.ndarray, normalisation: str | None) -> torch.Tensor:
+    """uint8 (N, 1, 28, 28) -> float32 (N, 784), (x / 255 - mean) / std."""
+    mean, std = NORMALISATION[normalisation]
     x = torch.from_numpy(images.reshape(len(images), -1)).float() / 255.0
-    return (x - 0.5) / 0.5 if centred else x
+    return (x - mean) / std if normalisation else x
 
 
-def _fashion_split(run, p) -> tuple[torch.Tensor, ...]:
-    """FashionMNIST in [-1, 1], split like `random_split(train, [N - val, val])` seeded."""
+def _fashion_split(run, p, normalisation: str) -> tuple[torch.Tensor, ...]:
+    """FashionMNIST normalised, split like `random_split(train, [N - val, val])` seeded."""
     data = load_images(run.manifests[p["dataset"]])
-    x, y = _flat_pixels(data.x_train, centred=True), torch.from_numpy(data.y_train)
+    x, y = _flat_pixels(data.x_train, normalisation), torch.from_numpy(data.y_train)
     generator = torch.Generator(device="cpu").manual_seed(p["split_seed"])
     order = torch.randperm(len(x), generator=generator, device="cpu")
     train_idx, val_idx = order[: len(x) - p["val_size"]], order[len(x) - p["val_size"] :]
-    x_test, y_test = _flat_pixels(data.x_test, centred=True), torch.from_numpy(data.y_test)
+    x_test, y_test = _flat_pixels(data.x_test, normalisation), torch.from_numpy(data.y_test)
     return x[train_idx], y[train_idx], x[val_idx], y[val_idx], x_test, y_test
 
 
@@ -49,13 +56,13 @@ def mnist_mlp(run) -> None:
     """Lab part 1: MLP 784-128-10 (ReLU, dropout) on MNIST with torch.optim.SGD."""
     p, device = run.params, run.device
     data = load_images(run.manifests[p["dataset"]])
-    x_all, y_all = _flat_pixels(data.x_train, centred=False), torch.from_numpy(data.y_train)
+    x_all, y_all = _flat_pixels(data.x_train, None), torch.from_numpy(data.y_train)
     order = np.random.RandomState(p["split_seed"]).permutation(len(x_all))
     cut = int(len(x_all) * (1 - p["val_fraction"]))
     train_idx, val_idx = order[:cut][: p["train_subset"]], order[cut:]
     x_train, y_train = x_all[train_idx].to(device), y_all[train_idx].to(device)
     x_val, y_val = x_all[val_idx].to(device), y_all[val_idx].to(device)
-    x_test = _flat_pixels(data.x_test, centred=False)[: p["test_subset"]].to(device)
+    x_test = _flat_pixels(data.x_test, None)[: p["test_subset"]].to(device)
     y_test = torch.from_numpy(data.y_test)[: p["test_subset"]].to(device)
 
     model = built_on_cpu(
@@ -97,7 +104,7 @@ def mnist_mlp(run) -> None:
 def init_diag(run) -> None:
     """Lab part 2: activation and weight-gradient statistics of one (activation, init)."""
     p, device = run.params, run.device
-    x_train, y_train, *_ = _fashion_split(run, p)
+    x_train, y_train, *_ = _fashion_split(run, p, "lab")  # compared with the solved lab
     images, labels = x_train[: p["n_images"]].to(device), y_train[: p["n_images"]].to(device)
     with torch.device("cpu"):  # initial draws from the CPU generator, as on any device
         model = MLP([images.shape[1], *p["hidden"], N_CLASSES], p["activation"])
@@ -154,7 +161,8 @@ def optim_compare(run) -> None:
     """UvA extension: train the ReLU/Kaiming net with one hand-written optimizer; keep
     the best-validation weights and report their test accuracy."""
     p, device = run.params, run.device
-    x_train, y_train, x_val, y_val, x_test, y_test = (t.to(device) for t in _fashion_split(run, p))
+    split = _fashion_split(run, p, p["normalisation"])
+    x_train, y_train, x_val, y_val, x_test, y_test = (t.to(device) for t in split)
     x_train, y_train = x_train[: p["train_subset"]], y_train[: p["train_subset"]]
     with torch.device("cpu"):  # initial draws from the CPU generator, as on any device
         model = MLP([x_train.shape[1], *p["hidden"], N_CLASSES], "relu")

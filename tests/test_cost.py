@@ -1,0 +1,73 @@
+"""repro.cost: extrapolation from progress lines, the budget hook, and one real measurement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from repro import cost, runs
+from repro.config import resolve_experiments, validate
+
+
+def events(*rows):
+    return [{"t": t, "cpu": c, "step": s, "total": n} for t, c, s, n in rows]
+
+
+def test_extrapolation_is_last_time_plus_remaining_steps_at_the_phase_rate():
+    # 10 s of setup, then 2 s per step: steps 1, 2, 3 of 10 at t = 12, 14, 16.
+    e = events((12, 5, 1, 10), (14, 6, 2, 10), (16, 7, 3, 10))
+    assert cost.rate(e) == pytest.approx(2.0)
+    assert cost.extrapolate(e) == pytest.approx(16 + 7 * 2.0)  # 30 s
+    assert cost.extrapolate(e, "cpu") == pytest.approx(7 + 7 * 1.0)
+
+
+def test_only_the_current_phase_sets_the_rate():
+    # phase 1 (total 5): 1 s per step; phase 2 (total 100): 0.5 s per step.
+    e = events((1, 1, 1, 5), (2, 2, 2, 5), (5, 5, 5, 5), (10, 9, 0, 100), (15, 13, 10, 100))
+    assert cost.rate(e) == pytest.approx(0.5)
+    assert cost.extrapolate(e) == pytest.approx(15 + 90 * 0.5)
+
+
+def test_no_interval_timed_gives_no_estimate():
+    assert cost.extrapolate(events((3, 1, 1, 10))) is None
+    assert cost.extrapolate(events((3, 1, 0, None), (4, 2, 0, None))) is None
+    assert cost.extrapolate([]) is None
+
+
+def _loop(run, n_steps, clock):
+    for step in range(1, n_steps + 1):
+        clock[0] += 1.0
+        run.progress(step, n_steps)
+
+
+def test_progress_hook_stops_a_long_run_and_lets_a_short_phase_finish(tmp_path, monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(cost.time, "time", lambda: clock[0])
+    run = runs.Run("p", "e", 0, {}, tmp_path)
+    budget = {"steps": 2, "min_remaining_s": 20.0}
+
+    timer = cost.Timer(0.0, tmp_path / "long.jsonl", budget)
+    monkeypatch.setattr(runs, "PROGRESS_HOOKS", [timer])
+    with pytest.raises(cost.BudgetReached):
+        _loop(run, 100, clock)  # 1 s per step: 97 s left after step 3 > 20 s
+    assert [e["step"] for e in timer.events] == [1, 2, 3]
+    assert cost.extrapolate(timer.events) == pytest.approx(100.0)
+
+    timer = cost.Timer(clock[0], tmp_path / "short.jsonl", budget)
+    monkeypatch.setattr(runs, "PROGRESS_HOOKS", [timer])
+    _loop(run, 15, clock)  # never more than 20 s left: runs to its end
+    assert len(timer.events) == 15
+    assert len((tmp_path / "short.jsonl").read_text().splitlines()) == 15
+
+
+def test_measure_runs_an_entry_point_in_a_child_and_reports_it():
+    config = validate(yaml.safe_load(Path("config/config.yaml").read_text()))
+    params = resolve_experiments(config, "optlab")["curv_adam"]
+    record = cost.measure("optlab", "curv_adam", 0, params, device="cpu", log=lambda _: None)
+    assert record["status"] == cost.COMPLETE  # one progress line: timed whole
+    assert record["steps"] == params["steps"]
+    assert record["estimated_s"] == pytest.approx(record["timed_s"])
+    assert 50 < record["peak_mem_mb"] < 8000  # a Python process with torch
+    assert record["timed_cpu_s"] > 0
