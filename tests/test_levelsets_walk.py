@@ -199,3 +199,20 @@ def test_predictor_step_size_depends_on_the_turn_against_0_1_degrees(turn, facto
     walk.step(state, 1.0, _linear([0.0, 0.0, 1.0]), SETTINGS)
     assert state.eta_p == pytest.approx(0.2 * factor, rel=1e-9)
     assert float(state.w[0]) == pytest.approx(3.0 - 0.2 * factor, rel=1e-9)
+
+
+def test_angle_deg_of_a_non_finite_vector_is_nan():
+    assert math.isnan(walk.angle_deg(torch.tensor([math.inf, 0.0]), torch.tensor([1.0, 0.0])))
+    assert math.isnan(walk.angle_deg(torch.tensor([math.nan, 1.0]), torch.tensor([1.0, 0.0])))
+
+
+def test_rms_floor_is_inclusive_for_the_rejection():
+    # RMS(grad L) exactly at the floor: the component along grad L is still removed
+    g_r = torch.tensor([1.0, 1.0], dtype=torch.float64)
+    g_l = torch.tensor([3e-6, 0.0], dtype=torch.float64)
+    floor = float(g_l.square().mean().sqrt())
+    torch.testing.assert_close(
+        walk.predictor_direction(g_r, g_l, floor), torch.tensor([0.0, 1.0]).double()
+    )
+    above = walk.predictor_direction(g_r, g_l, floor * (1 + 1e-9))
+    torch.testing.assert_close(above, g_r / math.sqrt(2))
