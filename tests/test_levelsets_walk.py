@@ -199,3 +199,75 @@ def test_predictor_step_size_depends_on_the_turn_against_0_1_degrees(turn, facto
     walk.step(state, 1.0, _linear([0.0, 0.0, 1.0]), SETTINGS)
     assert state.eta_p == pytest.approx(0.2 * factor, rel=1e-9)
     assert float(state.w[0]) == pytest.approx(3.0 - 0.2 * factor, rel=1e-9)
+
+
+def test_angle_deg_of_a_non_finite_vector_is_nan():
+    assert math.isnan(walk.angle_deg(torch.tensor([math.inf, 0.0]), torch.tensor([1.0, 0.0])))
+    assert math.isnan(walk.angle_deg(torch.tensor([math.nan, 1.0]), torch.tensor([1.0, 0.0])))
+
+
+def test_rms_floor_is_inclusive_for_the_rejection():
+    # RMS(grad L) exactly at the floor: the component along grad L is still removed
+    g_r = torch.tensor([1.0, 1.0], dtype=torch.float64)
+    g_l = torch.tensor([3e-6, 0.0], dtype=torch.float64)
+    floor = float(g_l.square().mean().sqrt())
+    torch.testing.assert_close(
+        walk.predictor_direction(g_r, g_l, floor), torch.tensor([0.0, 1.0]).double()
+    )
+    above = walk.predictor_direction(g_r, g_l, floor * (1 + 1e-9))
+    torch.testing.assert_close(above, g_r / math.sqrt(2))
+
+
+def test_angle_deg_clips_a_cosine_rounded_past_one():
+    # for these vectors a.b / (|a| |b|) rounds to 1 + 2^-52 and -1 - 2^-52 in float64
+    a = torch.tensor([0.5675971780695452, -0.3933745478421451, -0.04680609169528838]).double()
+    b = torch.tensor([0.6204344719931791, 0.8043319008791654, -0.37970486136133474]).double()
+    assert float(a @ a) / (float(a.norm()) ** 2) > 1.0
+    assert float(b @ -b) / (float(b.norm()) ** 2) < -1.0
+    assert walk.angle_deg(a, a) == 0.0
+    assert walk.angle_deg(b, -b) == 180.0
+
+
+def test_predictor_direction_parallel_to_grad_l_is_zero_not_nan():
+    g = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    d = walk.predictor_direction(2 * g, g, 1e-6)
+    assert torch.equal(d, torch.zeros(2, dtype=torch.float64))
+
+
+def test_tolerance_is_inclusive_and_the_record_carries_extra():
+    # gap^2 = 0.25 = tolerance: a predictor step, logged with what loss_grad returned
+    settings = walk.Settings(eta_p_min=0.1, eta_p_max=1.0, eta_c=0.01, tolerance=0.25)
+    marker = object()
+    loss_grad = lambda w: (0.5, torch.tensor([0.0, 1.0], dtype=torch.float64), marker)  # noqa: E731
+    records = []
+    state = walk.State(w=torch.tensor([1.0, 0.0], dtype=torch.float64), eta_p=0.1)
+    assert walk.step(state, 0.0, loss_grad, settings, records.append) == walk.PREDICT
+    assert records[0].extra is marker
+    assert set(state.as_dict()) >= {"w", "eta_p", "last", "d_prev", "n_pred", "n_corr", "capped"}
+    assert state.as_dict()["n_pred"] == 1
+
+
+def test_turn_exactly_at_the_threshold_shrinks():
+    rad = math.radians(0.3)
+    d_prev = torch.tensor([math.cos(rad), math.sin(rad), 0.0], dtype=torch.float64)
+    turn = walk.angle_deg(torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64), d_prev)
+    settings = walk.Settings(eta_p_min=1e-4, eta_p_max=1.0, eta_c=0.01, angle_threshold=turn)
+    w = torch.tensor([3.0, 0.0, 1.0], dtype=torch.float64)
+    state = walk.State(w=w, eta_p=0.2, last=walk.PREDICT, d_prev=d_prev)
+    walk.step(state, 1.0, _linear([0.0, 0.0, 1.0]), settings)
+    assert state.eta_p == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize(("turn", "factor"), [(0.0, 1.1), (90.0, 0.1)])
+def test_step_size_is_rounded_to_ten_decimals(turn, factor):
+    rad = math.radians(turn)
+    eta = 0.0123456789012345
+    state = walk.State(
+        w=torch.tensor([3.0, 0.0, 1.0], dtype=torch.float64),
+        eta_p=eta,
+        last=walk.PREDICT,
+        d_prev=torch.tensor([math.cos(rad), math.sin(rad), 0.0], dtype=torch.float64),
+    )
+    settings = walk.Settings(eta_p_min=1e-9, eta_p_max=1.0, eta_c=0.01)
+    walk.step(state, 1.0, _linear([0.0, 0.0, 1.0]), settings)
+    assert state.eta_p == round(eta * factor, 10) != round(eta * factor, 11)

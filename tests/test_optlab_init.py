@@ -91,30 +91,30 @@ def _one_param(value=1.0, grad=0.5):
 def test_optimizer_steps_by_hand():
     p = _one_param()
     optim.SGD([p], lr=0.1).step()
-    assert float(p) == pytest.approx(1.0 - 0.05)
+    assert p.item() == pytest.approx(1.0 - 0.05)
     # EMA momentum: m1 = 0.1 * 0.5 = 0.05, m2 = 0.9 * 0.05 + 0.1 * 0.5 = 0.095
     p = _one_param()
     opt = optim.SGDMomentum([p], lr=0.2, momentum=0.9)
     opt.step()
-    assert float(p) == pytest.approx(1.0 - 0.2 * 0.05)
+    assert p.item() == pytest.approx(1.0 - 0.2 * 0.05)
     opt.step()
-    assert float(p) == pytest.approx(1.0 - 0.2 * 0.05 - 0.2 * 0.095)
+    assert p.item() == pytest.approx(1.0 - 0.2 * 0.05 - 0.2 * 0.095)
     # Adam: m_hat = g, v_hat = g^2 at t = 1 -> step lr * g / (|g| + eps)
     p = _one_param()
     opt = optim.Adam([p], lr=0.01, beta1=0.8, beta2=0.99, eps=0.1)
     opt.step()
-    assert float(p) == pytest.approx(1.0 - 0.01 * 0.5 / (0.5 + 0.1))
+    assert p.item() == pytest.approx(1.0 - 0.01 * 0.5 / (0.5 + 0.1))
     # t = 2, gradient 0.5 again: m = 0.5, v = 0.25 after bias correction; same step
     opt.step()
-    assert float(p) == pytest.approx(1.0 - 2 * 0.01 * 0.5 / 0.6)
+    assert p.item() == pytest.approx(1.0 - 2 * 0.01 * 0.5 / 0.6)
     # t = 3 with a gradient of -1: m = 0.8 m2 + 0.2 * (-1), m2 = 0.5 (1 - 0.8^2)
     p.grad = torch.tensor([-1.0], dtype=torch.float64)
-    before = float(p)
+    before = p.item()
     opt.step()
     m = 0.8 * 0.5 * (1 - 0.8**2) + 0.2 * -1.0
     v = 0.99 * 0.25 * (1 - 0.99**2) + 0.01 * 1.0
     m_hat, v_hat = m / (1 - 0.8**3), v / (1 - 0.99**3)
-    assert float(p) == pytest.approx(before - 0.01 * m_hat / (math.sqrt(v_hat) + 0.1))
+    assert p.item() == pytest.approx(before - 0.01 * m_hat / (math.sqrt(v_hat) + 0.1))
 
 
 def test_make_wires_the_hyperparameters():
@@ -136,6 +136,6 @@ def test_zero_grad_and_parameters_without_gradients():
     b = torch.nn.Parameter(torch.tensor([2.0], dtype=torch.float64))  # no gradient
     opt = optim.Adam([a, b], lr=0.1)
     opt.step()
-    assert float(b) == 2.0 and opt.state[1] == {}
+    assert b.item() == 2.0 and opt.state[1] == {}
     opt.zero_grad()
     assert float(a.grad) == 0.0
