@@ -255,6 +255,11 @@ def test_code_digest_follows_imports_per_paper_and_role(tmp_path):
     assert edit("runs.py") == {("optlab", "train"), ("levelsets", "train")}
     assert edit("plotting.py") == {key for key in roles if key[1] != "train"}
     assert edit("levelsets/walk.py") == {("levelsets", "train")}
+    codehash.digest.cache_clear()
+    before = codehash.digest("optlab", "aggregate", src=src)
+    edit("aggregate.py")
+    codehash.digest.cache_clear()
+    assert codehash.digest("optlab", "aggregate", src=src) != before
 
 
 def test_verify_data_target_names_a_file_changed_after_download(tmp_path, mirror):
