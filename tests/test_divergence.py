@@ -200,7 +200,7 @@ def test_enkf_diverged_gd_run_is_marked_in_fig5(tmp_path, manifests):
 PAPERS_FORCED = {
     "optlab": ["mlp_lr1", "opt_sgd"],
     "levelsets": ["MPG_FF", "L2_MPG_FF"],
-    "enkf": ["enkf_sigma1", "gd_sgd_std3"],
+    "enkf": ["enkf_sigma1", "gd_sgd_std3", "sgd"],
     "forde": ["de"],
     "eqprop": ["mlp_symmetric"],
 }
