@@ -86,3 +86,57 @@ def test_per_seed_table_keeps_each_run(tmp_path):
     assert diverged_seeds(table) == [7]
     with pytest.raises(KeyError, match="split='test'"):
         seed_values(table, "test", "accuracy")
+
+
+def test_n_diverged_rounds_instead_of_truncating(tmp_path):
+    """15 of 22 runs diverged: the mean 0.6818... times 22 is 14.999..., not 14."""
+    runs = [_run(tmp_path, s, [0.5], status="diverged" if s < 15 else "ok") for s in range(22)]
+    summary = summarize("exp", runs)
+    assert n_runs(summary) == 22 and n_diverged(summary) == 15
+    assert diverged_seeds(per_seed("exp", runs)) == list(range(15))
+
+
+def test_t_quantiles_match_student_t():
+    """The written-out t table (and the scipy fallback past it) against textbook values
+    and scipy.stats."""
+    from scipy import stats
+
+    from repro.aggregate import t975
+
+    assert math.isnan(t975(0)) and math.isnan(t975(1))
+    for n in range(2, 45):
+        assert t975(n) == pytest.approx(stats.t.ppf(0.975, n - 1), rel=1e-10), n
+    # printed tables: df 1 -> 12.706, df 2 -> 4.303, df 10 -> 2.228, df 30 -> 2.042
+    for n, printed in ((2, 12.706), (3, 4.303), (11, 2.228), (31, 2.042)):
+        assert t975(n) == pytest.approx(printed, abs=5e-4)
+
+
+def test_aggregate_files_are_what_pandas_wrote(tmp_path):
+    """The aggregate job writes its CSVs without pandas: the same table, read back, as
+    pandas computes from the same runs (groupby mean/std, scipy t), NaN and inf kept."""
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    from repro.aggregate import write
+
+    runs = [
+        _run(tmp_path, 0, [0.5, 0.1, float("inf"), 1 / 3]),
+        _run(tmp_path, 4, [0.7, float("nan"), 2.0, 2 / 3], status="diverged", wall=3.25),
+        _run(tmp_path, 9, [0.9, 0.3, 3.0, 1e-7]),
+    ]
+    write("exp", runs, tmp_path / "per_seed.csv", tmp_path / "summary.csv")
+    table = pd.read_csv(tmp_path / "per_seed.csv")
+    assert len(table) == 3 * (4 + 2) and table["seed"].unique().tolist() == [0, 4, 9]
+    assert np.isinf(table["value"]).sum() == 1 and table["value"].isna().sum() == 1
+    finite = table[np.isfinite(table["value"])]
+    grouped = finite.groupby(["step", "split", "metric"], sort=True)["value"]
+    expected = grouped.agg(n="count", mean="mean", std="std").reset_index()
+    ours = pd.read_csv(tmp_path / "summary.csv")
+    assert ours[["step", "split", "metric", "n"]].equals(expected[["step", "split", "metric", "n"]])
+    np.testing.assert_allclose(ours["mean"], expected["mean"], rtol=1e-14)
+    np.testing.assert_allclose(ours["std"], expected["std"], rtol=1e-12)
+    t = stats.t.ppf(0.975, expected["n"] - 1)
+    np.testing.assert_allclose(
+        ours["ci95"], t * expected["std"] / np.sqrt(expected["n"]), rtol=1e-10
+    )

@@ -436,3 +436,47 @@ def test_loader_rechecks_checksums(manifests, tmp_path):
     (copy / "tabular/iris.csv").write_text("tampered\n")
     with pytest.raises(data.DataError, match="iris.csv"):
         data.load_table(copy / "manifest.json")
+
+
+def test_image_datasets_are_decoded_once_and_memory_mapped(manifests, tmp_path):
+    from repro import decoded
+
+    manifest = manifests("mnist")
+    record = data.read_json(manifest)
+    assert sorted(record["decoded"]) == [f"decoded/{n}.npy" for n in sorted(decoded.ARRAYS)]
+    for rel, md5 in record["decoded"].items():
+        assert data.md5sum(manifest.parent / rel) == md5
+    mapped = data.load_images(str(manifest))
+    assert isinstance(mapped.x_train, np.memmap) and mapped.x_train.shape == (60000, 1, 28, 28)
+    # the same arrays as decoding the gzipped IDX files (a manifest without `decoded`)
+    copy = tmp_path / "mnist"
+    shutil.copytree(manifest.parent, copy, ignore=shutil.ignore_patterns("decoded"))
+    raw_record = {k: v for k, v in record.items() if k != "decoded"}
+    data.write_json(copy / "manifest.json", raw_record)
+    raw = data.load_images(str(copy / "manifest.json"))
+    assert not isinstance(raw.x_train, np.memmap)
+    for name in decoded.ARRAYS:
+        np.testing.assert_array_equal(getattr(mapped, name), getattr(raw, name))
+        assert getattr(mapped, name).dtype == getattr(raw, name).dtype
+    # memory-mapped copy-on-write: a job may write into its arrays, the file stays intact
+    fresh = data.load_images.__wrapped__(str(manifest))  # not the cached arrays
+    fresh.x_train[0] = 0
+    assert (
+        data.md5sum(manifest.parent / "decoded/x_train.npy")
+        == record["decoded"]["decoded/x_train.npy"]
+    )
+    data.load_images.cache_clear()
+
+
+def test_tampered_decoded_array_is_refused(manifests, tmp_path):
+    copy = tmp_path / "fashion"
+    shutil.copytree(manifests("fashion_mnist").parent, copy)
+    labels = copy / "decoded/y_test.npy"
+    array = np.load(labels)
+    array[0] = (array[0] + 1) % 10
+    np.save(labels, array)
+    with pytest.raises(data.DataError, match=r"y_test\.npy.*expected"):
+        data.load_images(str(copy / "manifest.json"))
+    labels.unlink()
+    with pytest.raises(data.DataError, match="missing"):
+        data.load_images(str(copy / "manifest.json"))

@@ -208,8 +208,23 @@ def test_enkf_first_update_on_mnist_like_data_records_mean_network(tmp_path, mon
     enkf_train.enkf(run)
     test = {(s, m): v for s, split, m, v in run.rows if split == "test"}
     assert sorted({s for s, _ in test}) == [0, 2, 4, 6]
-    assert all(0 <= test[(s, "error")] <= 100 for s in (0, 2, 4, 6))
-    assert test[(0, "classes")] >= 1
+    # the last checkpoint's error, recomputed here from the saved mean weights with the
+    # network written out (conv5 - sigmoid - maxpool2 - conv5 - sigmoid - linear, no biases)
+    flat = torch.from_numpy(run.artifacts["mean_weights"]).float()
+    w1, w2, w3 = flat[:250].view(10, 1, 5, 5), flat[250:5250].view(20, 10, 5, 5), flat[5250:]
+    data = _synthetic()
+    x = torch.from_numpy(data.x_test).float() / 255.0
+    h = torch.sigmoid(F.conv2d(F.max_pool2d(torch.sigmoid(F.conv2d(x, w1)), 2), w2))
+    pred = (h.flatten(1) @ w3.view(10, 1280).T).argmax(1)
+    y = torch.from_numpy(data.y_test)
+    last = max(s for s, _ in test)
+    assert test[(last, "error")] == pytest.approx(100 * float((pred != y).float().mean()))
+    assert test[(last, "classes")] == len(pred.unique())
+    top = int(torch.bincount(pred, minlength=10).argmax())
+    assert test[(last, "top_class")] == top
+    assert test[(last, "top_class_error")] == pytest.approx(100 * float((y != top).float().mean()))
+    for step in (0, 2, 4, 6):
+        assert test[(step, "error")] == pytest.approx(100 - test[(step, "accuracy")])
 
 
 def test_gd_records_cadences_and_statistics(tmp_path, monkeypatch):
@@ -228,8 +243,23 @@ def test_gd_records_cadences_and_statistics(tmp_path, monkeypatch):
     art = run.artifacts
     assert art["act_stats"].shape == (2, 8, 3, 2) and art["grad_stats"].shape == (2, 8, 3, 2)
     assert [art[f"grad_snapshot_{i}"].shape for i in (1, 2, 3)] == [(2, 25), (2, 250), (2, 1280)]
-    # softmax activations average 1/10 exactly
+    # softmax activations average 1/10 exactly (the third statistic is the softmax, not logits)
     assert np.allclose(art["act_stats"][:, :, 2, 0], 0.1, atol=1e-6)
+    # the gradient statistics and the snapshots see the same gradient at iteration 0:
+    # the snapshot is grad.mean(0), whose mean is the mean of the whole gradient
+    for layer in range(3):
+        snapshot = art[f"grad_snapshot_{layer + 1}"]
+        spread = float(
+            art["grad_stats"][0, 0, layer, 1]
+        )  # float32 sums: abs tolerance from the std
+        assert art["grad_stats"][0, 0, layer, 0] == pytest.approx(
+            snapshot[0].mean(), rel=1e-3, abs=1e-5 * spread
+        )
+    # sigmoid activations are means of values in (0, 1) with a positive spread
+    assert np.all((art["act_stats"][:, :, :2, 0] > 0) & (art["act_stats"][:, :, :2, 0] < 1))
+    # the per-seed error artifact is the per-epoch test error
+    errors = {s: v for s, sp, m, v in run.rows if sp == "test" and m == "error"}
+    np.testing.assert_allclose(art["test_error"], [errors[1], errors[2]])
 
 
 # --------------------------------------------------------------------------- quick preset

@@ -54,6 +54,7 @@ def test_env_is_pinned_and_agrees_with_pyproject(path):
 RULE_ENVS = {
     "download_dataset": "data",
     "compute_pca": "data",
+    "verify_data": "data",
     "train": "train",
     "aggregate": "plot",
     "figure": "plot",

@@ -10,7 +10,7 @@ import torch
 
 from repro.models.mlp import MLP
 from repro.optlab import optim, reported
-from repro.optlab.init import initialise, weight_variance
+from repro.optlab.init import initialise
 from repro.optlab.train import curvature_loss
 
 
@@ -94,7 +94,11 @@ def test_init_variances_match_closed_forms(scheme):
     initialise(model, scheme)
     for index, layer in enumerate(_linears(model)):
         fan_out, fan_in = layer.weight.shape
-        expected = weight_variance(scheme, fan_in, fan_out, first=index == 0)
+        expected = {  # closed forms written here
+            "equal_var": 1 / fan_in,
+            "xavier": 2 / (fan_in + fan_out),
+            "kaiming": (1 if index == 0 else 2) / fan_in,
+        }[scheme]
         n = layer.weight.numel()
         # sample variance of n draws: relative std about sqrt(2/n) (normal), less (uniform)
         assert layer.weight.var().item() == pytest.approx(expected, rel=6 * math.sqrt(2 / n))
@@ -207,6 +211,19 @@ def test_curvature_loss_closed_form():
     w1, w2 = torch.tensor(0.3), torch.tensor(-1.2)
     expected = math.tanh(0.3) ** 2 + 0.003 + 1 / (1 + math.exp(1.2))
     assert curvature_loss(w1, w2).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_plotted_surface_is_the_training_loss():
+    """O1/O2 draw the surface with a NumPy copy of the loss (no torch in figure jobs)."""
+    from repro.optlab.figures import curvature_loss as plotted
+
+    grid = np.linspace(-6.0, 6.0, 41)
+    w1, w2 = np.meshgrid(grid, grid)
+    trained = curvature_loss(torch.from_numpy(w1), torch.from_numpy(w2)).numpy()
+    np.testing.assert_allclose(plotted(w1, w2), trained, rtol=1e-12, atol=1e-12)
+    assert plotted(0.3, -1.2) == pytest.approx(
+        math.tanh(0.3) ** 2 + 0.003 + 1 / (1 + math.exp(1.2))
+    )
 
 
 # ------------------------------------------------------------------ workflow outputs

@@ -44,7 +44,23 @@ def test_save_load_roundtrip(tmp_path):
     back = pca.load(tmp_path / "p.npz")
     np.testing.assert_array_equal(back.components, result.components)
     assert back.components.shape == (3, 4)
-    assert back.explained_variance_ratio.sum() < 1.0
+    np.testing.assert_array_equal(back.explained_variance, result.explained_variance)
+    np.testing.assert_array_equal(back.mean, result.mean)
+    assert back.total_variance == result.total_variance
+    # 3 of 4 components: the ratios are the top-3 eigenvalues over the trace
+    eig = np.sort(np.linalg.eigvalsh(np.cov(x, rowvar=False)))[::-1]
+    np.testing.assert_allclose(back.explained_variance_ratio, eig[:3] / eig.sum(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(300, 6), (8, 20)], ids=["covariance", "svd"])
+def test_full_rank_explained_variance_ratios_sum_to_one(shape):
+    x = np.random.default_rng(3).normal(size=shape) * np.arange(1, shape[1] + 1)
+    result = pca.fit(x)
+    assert result.explained_variance_ratio.sum() == pytest.approx(1.0, rel=1e-12)
+    eig = np.sort(np.linalg.eigvalsh(np.cov(x, rowvar=False)))[::-1]
+    k = len(result.explained_variance)
+    np.testing.assert_allclose(result.explained_variance, eig[:k], rtol=1e-9, atol=1e-12)
+    assert result.total_variance == pytest.approx(float(np.trace(np.cov(x, rowvar=False))))
 
 
 def test_mnist_pca_matches_svd_of_training_pixels(manifests):

@@ -236,3 +236,32 @@ def test_resumed_job_log_keeps_the_killed_attempts_lines(tmp_path):
     text = log.read_text()
     assert text.index("first attempt line") < text.index("second attempt line")
     assert not keep.exists()  # finished: nothing left to carry over
+
+
+def test_metrics_csv_is_what_pandas_writes(tmp_path):
+    """Train jobs write metrics.csv without pandas; the file is the one pandas wrote."""
+    import math
+
+    import pandas as pd
+
+    from repro.runs import write_metrics
+
+    values = [0.1, 1 / 3, 1e-05, 123456789.0, 2.5e-300, -0.0, math.nan, math.inf, -math.inf, 7.0]
+    rows = [(k, "val" if k % 2 else "train", f"m{k}", v) for k, v in enumerate(values)]
+    write_metrics(tmp_path / "ours.csv", rows)
+    frame = pd.DataFrame(rows, columns=["step", "split", "metric", "value"])
+    frame.to_csv(tmp_path / "pandas.csv", index=False)
+    assert (tmp_path / "ours.csv").read_text() == (tmp_path / "pandas.csv").read_text()
+    back = pd.read_csv(tmp_path / "ours.csv")
+    assert back["value"].isna().tolist() == [math.isnan(v) for v in values]
+
+
+def test_package_versions_without_importing_them():
+    import subprocess
+    import sys
+
+    code = "import sys; from repro.runs import package_versions as v; d = v(); "
+    code += "print(sorted(d), 'pandas' in sys.modules, 'scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("]")[1].split() == ["False", "False"]
+    assert "'numpy', 'pandas', 'python', 'repro', 'scipy', 'torch'" in out.stdout

@@ -17,6 +17,9 @@ A dataset whose per-file md5s are not known (`files=()` with an `archive`) is
 every member is extracted (refusing absolute paths, `..` and non-regular files), and
 the md5 of each extracted file goes into the manifest, which `check_manifest` verifies
 on every later load like any other.
+
+Image datasets are decoded once, when fetched, into `.npy` arrays that jobs
+memory-map (`repro.decoded`; the manifest's `decoded` key lists them with md5s).
 """
 
 from __future__ import annotations
@@ -246,6 +249,7 @@ def fetch(name: str, dest: str | Path, mirror: str | Path | None = None, log=pri
             "sources": {dataset.archive.path: source},
             "note": dataset.note,
         }
+        _add_decoded(manifest, dest, log)
         write_json(dest / "manifest.json", manifest)
         return manifest
     sources: dict[str, str] = {}
@@ -276,8 +280,20 @@ def fetch(name: str, dest: str | Path, mirror: str | Path | None = None, log=pri
         "sources": sources,
         "note": dataset.note,
     }
+    _add_decoded(manifest, dest, log)
     write_json(dest / "manifest.json", manifest)
     return manifest
+
+
+def _add_decoded(manifest: dict, dest: Path, log) -> None:
+    """Image datasets: decode the verified files once into memory-mappable arrays
+    (`repro.decoded`), listed with their md5s under the manifest's `decoded` key."""
+    if manifest["name"] not in DECODERS:
+        return
+    from repro import decoded
+
+    manifest["decoded"] = decoded.write(dest, _decode(dest, manifest["name"]))
+    log(f"{manifest['name']}: decoded into {', '.join(manifest['decoded'])}")
 
 
 def _copy_verified(source: Path, target: Path, md5: str, what: str) -> None:
@@ -469,33 +485,51 @@ class ImageData:
 
 @lru_cache(maxsize=4)
 def load_images(manifest: str | Path) -> ImageData:
-    """mnist, fashion_mnist, cifar10, cifar100 or tinyimagenet; files re-verified first."""
-    record = check_manifest(manifest)
+    """mnist, fashion_mnist, cifar10, cifar100 or tinyimagenet: the decoded arrays the
+    download rule wrote (md5-verified, memory-mapped), or, for a manifest without them,
+    the raw files (re-verified) decoded here."""
     root = Path(manifest).parent
+    if not Path(manifest).exists():
+        check_manifest(manifest)  # the error that says: run the download rule
+    record = read_json(manifest)
     name = record["name"]
-    if name in ("mnist", "fashion_mnist"):
-        folder = root / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
-        arrays = [
-            _read_idx(folder / f)
-            for f in (
-                "train-images-idx3-ubyte.gz",
-                "train-labels-idx1-ubyte.gz",
-                "t10k-images-idx3-ubyte.gz",
-                "t10k-labels-idx1-ubyte.gz",
-            )
-        ]
-        x_train, y_train, x_test, y_test = arrays
-        x_train, x_test = x_train[:, None], x_test[:, None]
-    elif name in ("cifar10", "cifar100"):
-        x_train, y_train, x_test, y_test = _read_cifar(root, name)
-    elif name == "tinyimagenet":
-        x_train, y_train, x_test, y_test = _read_tinyimagenet(root / "tiny-imagenet-200")
-    else:
+    if name not in DECODERS:
         hint = "it is a table; use load_table" if get(name).kind == "table" else "no reader"
         raise DataError(f"load_images cannot load dataset '{name}': {hint}")
+    if "decoded" in record:
+        from repro import decoded
+
+        x_train, y_train, x_test, y_test = decoded.load(root, record["decoded"])
+    else:
+        check_manifest(manifest)
+        x_train, y_train, x_test, y_test = _decode(root, name)
     return ImageData(
-        x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), name, record["files"]
+        x_train,
+        y_train.astype(np.int64, copy=False),
+        x_test,
+        y_test.astype(np.int64, copy=False),
+        name,
+        record["files"],
     )
+
+
+def _decode(root: Path, name: str) -> tuple[np.ndarray, ...]:
+    """(x_train, y_train, x_test, y_test) of an image dataset from its raw files."""
+    return DECODERS[name](root, name)
+
+
+def _read_mnist(root: Path, name: str):
+    folder = root / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
+    x_train, y_train, x_test, y_test = (
+        _read_idx(folder / f)
+        for f in (
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        )
+    )
+    return x_train[:, None], y_train.astype(np.int64), x_test[:, None], y_test.astype(np.int64)
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -529,18 +563,19 @@ def _read_cifar(root: Path, name: str):
     def stack(parts):
         batches = [unpickle(folder / p) for p in parts]
         x = np.concatenate([b["data"] for b in batches]).reshape(-1, 3, 32, 32)
-        y = np.concatenate([np.asarray(b[key]) for b in batches])
+        y = np.concatenate([np.asarray(b[key]) for b in batches]).astype(np.int64)
         return x.astype(np.uint8), y
 
     return (*stack(train), *stack(test))
 
 
-def _read_tinyimagenet(base: Path):
+def _read_tinyimagenet(root: Path, name: str = "tinyimagenet"):
     """train/<wnid>/images/*.JPEG; the official validation images (labels from
     val/val_annotations.txt) are the test set. Label = index of the wnid in sorted order
     (torchvision ImageFolder's, and that of Tiny-ImageNet-C's class folders)."""
     from PIL import Image
 
+    base = root / "tiny-imagenet-200"
     wnids = sorted((base / "wnids.txt").read_text().split())
     index = {w: i for i, w in enumerate(wnids)}
     train = [
@@ -558,6 +593,15 @@ def _read_tinyimagenet(base: Path):
         return x, np.array([y for _, y in items], dtype=np.int64)
 
     return (*read(train), *read(test))
+
+
+DECODERS = {
+    "mnist": _read_mnist,
+    "fashion_mnist": _read_mnist,
+    "cifar10": _read_cifar,
+    "cifar100": _read_cifar,
+    "tinyimagenet": _read_tinyimagenet,
+}
 
 
 def load_table(manifest: str | Path):

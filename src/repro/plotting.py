@@ -17,21 +17,77 @@ import numpy as np  # noqa: E402
 from repro.io import atomic_path  # noqa: E402
 from repro.registry import caption_text  # noqa: E402
 
+# seaborn's set_theme(context="paper", style="whitegrid", palette="colorblind",
+# font_scale=1.1), written out: importing seaborn costs a figure job ~1.2 CPU-s, more
+# than most figures take to draw (tests/test_plotting.py checks the two agree). Not
+# copied: seaborn's default image colormap ("rocket"); every figure names its own.
+_COLORBLIND = [
+    "#0173B2", "#DE8F05", "#029E73", "#D55E00", "#CC78BC",
+    "#CA9161", "#FBAFE4", "#949494", "#ECE133", "#56B4E9",
+]  # fmt: skip
+SEABORN_THEME = {
+    "axes.axisbelow": True,
+    "axes.edgecolor": ".8",
+    "axes.facecolor": "white",
+    "axes.grid": True,
+    "axes.labelcolor": ".15",
+    "axes.labelsize": 10.56,
+    "axes.linewidth": 1.0,
+    "axes.prop_cycle": matplotlib.cycler(color=_COLORBLIND),
+    "axes.titlesize": 10.56,
+    "figure.facecolor": "white",
+    "font.family": ["sans-serif"],
+    "font.sans-serif": [
+        "Arial",
+        "DejaVu Sans",
+        "Liberation Sans",
+        "Bitstream Vera Sans",
+        "sans-serif",
+    ],
+    "font.size": 10.56,
+    "grid.color": ".8",
+    "grid.linestyle": "-",
+    "legend.fontsize": 9.68,
+    "legend.title_fontsize": 10.56,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 4.8,
+    "lines.solid_capstyle": "round",
+    "patch.edgecolor": "w",
+    "patch.force_edgecolor": True,
+    "patch.linewidth": 0.8,
+    "text.color": ".15",
+    "xtick.bottom": False,
+    "xtick.color": ".15",
+    "xtick.direction": "out",
+    "xtick.labelsize": 9.68,
+    "xtick.major.size": 4.8,
+    "xtick.major.width": 1.0,
+    "xtick.minor.size": 3.2,
+    "xtick.minor.width": 0.8,
+    "xtick.top": False,
+    "ytick.color": ".15",
+    "ytick.direction": "out",
+    "ytick.labelsize": 9.68,
+    "ytick.left": False,
+    "ytick.major.size": 4.8,
+    "ytick.major.width": 1.0,
+    "ytick.minor.size": 3.2,
+    "ytick.minor.width": 0.8,
+    "ytick.right": False,
+}
+HOUSE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "axes.titlesize": "medium",
+    "legend.frameon": False,
+    "svg.fonttype": "none",
+    "pdf.fonttype": 42,
+}
+
 
 def apply_style() -> None:
-    import seaborn as sns
-
-    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
-    plt.rcParams.update(
-        {
-            "figure.dpi": 110,
-            "savefig.dpi": 150,
-            "axes.titlesize": "medium",
-            "legend.frameon": False,
-            "svg.fonttype": "none",
-            "pdf.fonttype": 42,
-        }
-    )
+    plt.rcParams.update(SEABORN_THEME)
+    plt.rcParams.update(HOUSE)
 
 
 def footer_text(inputs) -> str:

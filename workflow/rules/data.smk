@@ -6,6 +6,8 @@ rule download_dataset:
         manifest=layout.DATA_MANIFEST,
     log:
         "logs/download_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/download_dataset/{dataset}.tsv"
     # no `retries`: a checksum error is deterministic; repro.data retries network errors
     localrule: True
     conda:
@@ -23,6 +25,8 @@ rule compute_pca:
         pca=layout.PCA,
     log:
         "logs/compute_pca/{dataset}.log",
+    benchmark:
+        "results/benchmarks/compute_pca/{dataset}.tsv"
     conda:
         "../../envs/data.yaml"
     resources:

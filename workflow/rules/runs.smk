@@ -39,6 +39,8 @@ rule aggregate:
         per_seed=layout.PER_SEED,
     log:
         "logs/aggregate/{paper}/{experiment}.log",
+    benchmark:
+        "results/benchmarks/aggregate/{paper}/{experiment}.tsv"
     localrule: True
     conda:
         "../../envs/plot.yaml"
@@ -62,6 +64,8 @@ rule figure:
         pdf="results/figures/{paper}/{figure}.pdf",
     log:
         "logs/figure/{paper}/{figure}.log",
+    benchmark:
+        "results/benchmarks/figure/{paper}/{figure}.tsv"
     localrule: True
     conda:
         "../../envs/plot.yaml"
@@ -89,6 +93,8 @@ rule table:
         tex="results/tables/{paper}/{table}.tex",
     log:
         "logs/table/{paper}/{table}.log",
+    benchmark:
+        "results/benchmarks/table/{paper}/{table}.tsv"
     localrule: True
     conda:
         "../../envs/plot.yaml"
@@ -108,6 +114,8 @@ rule paper_scorecard:
         csv=layout.PAPER_SCORECARD,
     log:
         "logs/paper_scorecard/{paper}.log",
+    benchmark:
+        "results/benchmarks/paper_scorecard/{paper}.tsv"
     localrule: True
     conda:
         "../../envs/plot.yaml"
@@ -131,6 +139,8 @@ rule scorecard:
         md="results/tables/scorecard.md",
     log:
         "logs/scorecard.log",
+    benchmark:
+        "results/benchmarks/scorecard/scorecard.tsv"
     localrule: True
     conda:
         "../../envs/plot.yaml"

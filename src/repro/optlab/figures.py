@@ -176,15 +176,17 @@ def I_variance(inputs):
     return fig
 
 
+def curvature_loss(w1, w2):
+    """`repro.optlab.train.curvature_loss` in NumPy, for drawing the surface without
+    importing torch in a figure job (tests/test_optlab.py checks the two agree)."""
+    return np.tanh(w1) ** 2 + 0.01 * np.abs(w1) + 1.0 / (1.0 + np.exp(-w2))
+
+
 def _surface(x_range, y_range, n=100):
-    import torch
-
-    from repro.optlab.train import curvature_loss
-
-    x = torch.arange(x_range[0], x_range[1], (x_range[1] - x_range[0]) / n)
-    y = torch.arange(y_range[0], y_range[1], (y_range[1] - y_range[0]) / n)
-    xx, yy = torch.meshgrid(x, y, indexing="xy")
-    return xx.numpy(), yy.numpy(), curvature_loss(xx, yy).numpy()
+    x = np.arange(x_range[0], x_range[1], (x_range[1] - x_range[0]) / n)
+    y = np.arange(y_range[0], y_range[1], (y_range[1] - y_range[0]) / n)
+    xx, yy = np.meshgrid(x, y, indexing="xy")
+    return xx, yy, curvature_loss(xx, yy)
 
 
 def O1(inputs):

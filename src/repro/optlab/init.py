@@ -15,42 +15,31 @@ import torch
 from torch import nn
 
 
-@torch.no_grad()
 def initialise(model: nn.Module, scheme: str, scale: float | None = None) -> None:
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if scheme in ("constant", "normal") and scale is None:
-        raise ValueError(f"init '{scheme}' needs init_scale (the constant or the std)")
-    for index, layer in enumerate(linears):
-        fan_out, fan_in = layer.weight.shape
-        if scheme == "constant":
-            layer.weight.fill_(scale)
-            layer.bias.fill_(scale)
-            continue
-        if scheme == "normal":
-            layer.weight.normal_(0.0, scale)
-            layer.bias.normal_(0.0, scale)
-            continue
-        if scheme == "equal_var":
-            layer.weight.normal_(0.0, 1.0 / math.sqrt(fan_in))
-        elif scheme == "xavier":
-            bound = math.sqrt(6.0) / math.sqrt(fan_in + fan_out)
-            layer.weight.uniform_(-bound, bound)
-        elif scheme == "kaiming":
-            gain = 1.0 if index == 0 else 2.0  # the input of the first layer is not a ReLU
-            layer.weight.normal_(0.0, math.sqrt(gain / fan_in))
-        else:
-            raise ValueError(f"unknown init scheme {scheme!r}")
-        layer.bias.zero_()
-
-
-def weight_variance(
-    scheme: str, fan_in: int, fan_out: int, first: bool, scale: float | None = None
-) -> float:
-    """Closed-form variance of a weight entry under `scheme` (used by the tests)."""
-    return {
-        "constant": 0.0,
-        "normal": (scale or 0.0) ** 2,
-        "equal_var": 1.0 / fan_in,
-        "xavier": 2.0 / (fan_in + fan_out),
-        "kaiming": (1.0 if first else 2.0) / fan_in,
-    }[scheme]
+    """Initialise every nn.Linear of `model` in place (schemes in the module docstring)."""
+    # a `with` block, not the decorator: mutmut skips decorated functions (docs/testing.md)
+    with torch.no_grad():
+        linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        if scheme in ("constant", "normal") and scale is None:
+            raise ValueError(f"init '{scheme}' needs init_scale (the constant or the std)")
+        for index, layer in enumerate(linears):
+            fan_out, fan_in = layer.weight.shape
+            if scheme == "constant":
+                layer.weight.fill_(scale)
+                layer.bias.fill_(scale)
+                continue
+            if scheme == "normal":
+                layer.weight.normal_(0.0, scale)
+                layer.bias.normal_(0.0, scale)
+                continue
+            if scheme == "equal_var":
+                layer.weight.normal_(0.0, 1.0 / math.sqrt(fan_in))
+            elif scheme == "xavier":
+                bound = math.sqrt(6.0) / math.sqrt(fan_in + fan_out)
+                layer.weight.uniform_(-bound, bound)
+            elif scheme == "kaiming":
+                gain = 1.0 if index == 0 else 2.0  # the input of the first layer is not a ReLU
+                layer.weight.normal_(0.0, math.sqrt(gain / fan_in))
+            else:
+                raise ValueError(f"unknown init scheme {scheme!r}")
+            layer.bias.zero_()

@@ -1,0 +1,185 @@
+"""One workflow run broken down by rule: jobs, wall, CPU seconds of work vs of start-up.
+
+    python benchmarks/rules.py --run                      # quick `all_figures`, fresh temp dir
+    python benchmarks/rules.py --run --preset smoke all   # another preset / target
+    python benchmarks/rules.py /tmp/finished-run          # a run that already finished
+
+Per rule it prints the number of jobs, their summed wall time (Snakemake's benchmark
+files, `results/benchmarks/<rule>/...`), their CPU seconds (user + sys, from the
+`job resources:` line every job writes at the end of its log, `repro.logs`) and how
+much of that is start-up: the CPU a fresh interpreter spends importing exactly the
+packages the job had loaded (measured here, best of `--repeats`, per distinct set of
+packages), times the number of jobs. `work = cpu - start-up`. With `--run`, it also
+runs the workflow (data copied from the mirror by the download rule), and prints the
+run's wall time, the load average before and after, and Snakemake's own CPU (the
+whole process tree's CPU minus the jobs'): scheduling, DAG and metadata bookkeeping.
+
+CPU seconds, unlike wall time, barely depend on what else the machine is doing, so
+they compare runs made at different loads; wall time does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+LINE = re.compile(
+    r"job resources: cpu_s=(?P<cpu>[\d.]+) startup_cpu_s=(?P<startup>[\d.]+) "
+    r"maxrss_mb=(?P<rss>\d+) modules=(?P<modules>\S*)"
+)
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_workflow(workdir: Path, preset: str, targets: list[str], cores: int) -> dict:
+    configs = [REPO / "config/config.yaml"]
+    if preset != "quick":
+        configs.append(REPO / f"config/{preset}.yaml")
+    env = dict(os.environ)
+    env.setdefault("REPRO_DATA_MIRROR", str(REPO.parent / "shared" / "datasets"))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir)]
+    cmd += ["--cores", str(cores), *targets, "--configfile", *map(str, configs)]
+    load_before = os.getloadavg()
+    cpu_before, start = children_cpu(), time.perf_counter()
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall, cpu = time.perf_counter() - start, children_cpu() - cpu_before
+    if result.returncode != 0:
+        sys.exit(f"snakemake failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return {"wall": wall, "cpu": cpu, "load": (load_before, os.getloadavg())}
+
+
+def rule_of(path: Path, root: Path) -> str:
+    """logs/<rule>/... or logs/<rule>.log (and the same under results/benchmarks)."""
+    first = path.relative_to(root).parts[0]
+    return first.removesuffix(".log").removesuffix(".tsv")
+
+
+def read_jobs(workdir: Path) -> dict[str, list[dict]]:
+    """rule -> one dict per job: log name, cpu, startup (before the script's body),
+    rss, modules, wall (from the benchmark file, if any)."""
+    walls = {}
+    bench = workdir / "results/benchmarks"
+    for tsv in bench.rglob("*.tsv") if bench.exists() else ():
+        with open(tsv) as fh:
+            row = next(csv.DictReader(fh, delimiter="\t"))
+        walls[tsv.relative_to(bench).with_suffix("").as_posix()] = float(row["s"])
+    jobs = collections.defaultdict(list)
+    logs = workdir / "logs"
+    for log in sorted(logs.rglob("*.log")):
+        key = log.relative_to(logs).with_suffix("").as_posix()
+        matches = [m for line in log.read_text().splitlines() if (m := LINE.search(line))]
+        job = {"name": key, "wall": walls.get(key), "cpu": None}
+        if matches:  # a resumed job has one line per attempt: the last one holds the total
+            m = matches[-1]
+            job.update(
+                cpu=sum(float(x["cpu"]) for x in matches),
+                startup=float(m["startup"]),
+                rss=int(m["rss"]),
+                modules=tuple(m["modules"].split(",")) if m["modules"] else (),
+            )
+        jobs[rule_of(log, logs)].append(job)
+    return jobs
+
+
+def import_cpu(modules: tuple[str, ...], repeats: int) -> float:
+    """CPU seconds of a fresh interpreter importing `modules` (best of `repeats`)."""
+    code = (
+        "import importlib\n"
+        f"for m in {list(modules)!r}:\n"
+        "    try:\n        importlib.import_module(m)\n"
+        "    except Exception:\n        pass\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    best = float("inf")
+    for _ in range(repeats):
+        before = children_cpu()
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)
+        best = min(best, children_cpu() - before)
+    return best
+
+
+def report(jobs: dict[str, list[dict]], repeats: int, slowest: int) -> float:
+    probes: dict[tuple, float] = {}
+    rows, total_cpu = [], 0.0
+    for rule, items in jobs.items():
+        measured = [j for j in items if j["cpu"] is not None]
+        for j in measured:
+            if j["modules"] not in probes:
+                probes[j["modules"]] = import_cpu(j["modules"], repeats)
+            j["import"] = probes[j["modules"]]
+        cpu = sum(j["cpu"] for j in measured)
+        start = sum(min(j["import"], j["cpu"]) for j in measured)
+        wall = sum(j["wall"] or 0.0 for j in items)
+        total_cpu += cpu
+        rows.append((rule, len(items), len(items) - len(measured), wall, cpu, start))
+    rows.sort(key=lambda r: -r[4])
+    print(
+        f"{'rule':18s} {'jobs':>5s} {'wall s':>8s} {'CPU s':>8s} {'start-up':>9s} "
+        f"{'work':>8s} {'start/job':>9s} {'work/job':>8s}"
+    )
+    for rule, n, missing, wall, cpu, start in rows:
+        k = max(n - missing, 1)
+        note = f"  ({missing} without a resource line)" if missing else ""
+        print(
+            f"{rule:18s} {n:5d} {wall:8.1f} {cpu:8.1f} {start:9.1f} {cpu - start:8.1f} "
+            f"{start / k:9.2f} {(cpu - start) / k:8.2f}{note}"
+        )
+    cpu = sum(r[4] for r in rows)
+    start = sum(r[5] for r in rows)
+    print(
+        f"{'jobs total':18s} {sum(r[1] for r in rows):5d} {sum(r[3] for r in rows):8.1f} "
+        f"{cpu:8.1f} {start:9.1f} {cpu - start:8.1f}"
+    )
+    everything = [j for items in jobs.values() for j in items if j["cpu"] is not None]
+    print(f"\nslowest {slowest} jobs by CPU (start-up = imports in a fresh interpreter):")
+    for j in sorted(everything, key=lambda j: -j["cpu"])[:slowest]:
+        print(f"  {j['cpu']:7.1f} CPU-s  start-up {j['import']:5.2f}  {j['name']}")
+    return total_cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", nargs="?", type=Path, help="a finished run (without --run)")
+    parser.add_argument("targets", nargs="*", default=[], help="with --run (default all_figures)")
+    parser.add_argument("--run", action="store_true", help="run the workflow first")
+    parser.add_argument("--preset", choices=["smoke", "quick", "paper"], default="quick")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="import probes per package set")
+    parser.add_argument("--slowest", type=int, default=8)
+    args = parser.parse_args()
+    if args.run:
+        targets = ([str(args.workdir)] if args.workdir else []) + args.targets
+        targets = targets or ["all_figures"]
+        workdir = Path(tempfile.mkdtemp(prefix="rules-bench-"))
+        print(f"preset {args.preset}, {' '.join(targets)}, --cores {args.cores}, in {workdir}")
+        run = run_workflow(workdir, args.preset, targets, args.cores)
+    elif args.workdir is None:
+        parser.error("give a finished run's folder, or --run")
+    else:
+        workdir, run = args.workdir, None
+    jobs_cpu = report(read_jobs(workdir), args.repeats, args.slowest)
+    if run:
+        (b1, b5, _), (a1, a5, _) = run["load"]
+        print(
+            f"\nrun: {run['wall']:.0f} s wall, {run['cpu']:.0f} CPU-s in all "
+            f"(jobs {jobs_cpu:.0f}, Snakemake itself {run['cpu'] - jobs_cpu:.0f}); "
+            f"load average {b1:.1f}/{b5:.1f} before, {a1:.1f}/{a5:.1f} after (1/5 min), "
+            f"{os.cpu_count()} CPUs"
+        )
+
+
+if __name__ == "__main__":
+    main()
