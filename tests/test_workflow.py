@@ -283,7 +283,7 @@ def test_code_digest_follows_imports_per_paper_and_role(tmp_path):
         return {key for key in roles if before[key] != after[key]}
 
     after_all = [digests()]
-    assert edit("optlab/train.py") == {("optlab", "train"), ("optlab", "figure")}
+    assert edit("optlab/train.py") == {("optlab", "train")}
     assert edit("optlab/figures.py") == {("optlab", "figure")}
     assert edit("optlab/tables.py") == {("optlab", "table")}
     assert edit("optlab/__init__.py") == set()  # captions are the figure rule's params
