@@ -30,11 +30,18 @@ def _experiments(paper: str, overlay: dict | None = None) -> dict:
 
 def _train(tmp_path, paper, experiments, names, manifests) -> dict:
     """Run `names` (every seed) in-process; name -> per-seed table."""
+    from repro import pca
+
     out = {}
     for name in names:
         params = config.hyperparameters(experiments[name])
         dataset = params.get("dataset")
-        pairs = []
+        pairs, pca_path = [], None
+        if params.get("pca"):
+            pca_path = tmp_path / f"pca_{dataset}.npz"
+            if not pca_path.exists():
+                result, meta = pca.dataset_pca(manifests(dataset))
+                pca.save(result, pca_path, **meta)
         for seed in experiments[name]["seeds"]:
             run_dir = tmp_path / paper / name / f"seed{seed}"
             runs.execute(
@@ -46,6 +53,7 @@ def _train(tmp_path, paper, experiments, names, manifests) -> dict:
                 preset="smoke",
                 device="cpu",
                 manifests={dataset: manifests(dataset)} if dataset else {},
+                pca=pca_path,
             )
             pairs.append((run_dir / "metrics.csv", run_dir / "run.json"))
         out[name] = aggregate.per_seed(name, pairs)
@@ -196,11 +204,48 @@ def test_enkf_diverged_gd_run_is_marked_in_fig5(tmp_path, manifests):
     plt.close(fig)
 
 
+# ------------------------------------------------------------------------------- forde
+def _build_outputs(paper, experiments, per_seed, run_dir) -> tuple[list[str], list[dict]]:
+    """Every figure and table of `paper` made only from the trained experiments, and the
+    scorecard over them (in-process, like the rules)."""
+    import importlib
+
+    trained = {n: experiments[n] for n in per_seed}
+    built = []
+    for kind, outputs in (("figures", registry.figures(paper)), ("tables", registry.tables(paper))):
+        module = importlib.import_module(f"repro.{paper}.{kind}")
+        for output, needs in registry.made(outputs, trained).items():
+            names = needs.select(trained)
+            inputs = _inputs(paper, experiments, {n: per_seed[n] for n in names}, needs, run_dir)
+            result = getattr(module, output)(inputs)
+            if kind == "figures":
+                plt.close(result)
+            else:
+                marked = tables.mark_diverged(result, inputs)
+                assert len(marked) and "diverged" in marked.columns, output
+            built.append(output)
+    inputs = _inputs(paper, experiments, per_seed, registry.scorecard(paper), run_dir)
+    module = importlib.import_module(f"repro.{paper}.tables")
+    return built, tables.flag_diverged_rows(module.scorecard(inputs), inputs)
+
+
+def test_forde_diverged_deep_ensemble_builds_and_scores_diverged(tmp_path, manifests):
+    experiments = _experiments("forde", {"de": {"lr": 1.0e4}})
+    names = ["de", "forde_pca", "forde_identity"]
+    per_seed = _train(tmp_path, "forde", experiments, names, manifests)
+    assert aggregate.divergence(per_seed["de"]) == (1, 1)
+    built, rows = _build_outputs("forde", experiments, per_seed, tmp_path)
+    assert {"fig7", "table1"} <= set(built), built
+    de_rows = [r for r in rows if "DE" in r["claim"].split() or "de" in r["claim"].split()]
+    assert any(r["verdict"] == tables.DIVERGED for r in rows), rows
+    assert not [r for r in de_rows if r["verdict"] in (tables.HOLDS, tables.WITHIN)], de_rows
+
+
 # --------------------------------------------------------------- every paper, workflow
 PAPERS_FORCED = {
     "optlab": ["mlp_lr1", "opt_sgd"],
     "levelsets": ["MPG_FF", "L2_MPG_FF"],
-    "enkf": ["enkf_sigma1", "gd_sgd_std3"],
+    "enkf": ["enkf_sigma1", "gd_sgd_std3", "sgd"],
     "forde": ["de"],
     "eqprop": ["mlp_symmetric"],
 }

@@ -8,7 +8,8 @@ without torch):
 
 - `train`: `repro.runs` and `repro.<paper>.train`;
 - `figure`: `repro.outputs` and `repro.<paper>.figures`;
-- `table` and `paper_scorecard`: `repro.outputs` and `repro.<paper>.tables`.
+- `table` and `paper_scorecard`: `repro.outputs` and `repro.<paper>.tables`;
+- `aggregate`: `repro.aggregate`.
 
 A package's `__init__.py` counts only when it is imported for its own names (`from
 repro.optlab import FIGURES`), not when a submodule is (`from repro.optlab import optim`),
@@ -28,6 +29,7 @@ ROLES = {
     "figure": ("repro.outputs", "repro.{paper}.figures"),
     "table": ("repro.outputs", "repro.{paper}.tables"),
     "scorecard": ("repro.outputs", "repro.{paper}.tables"),
+    "aggregate": ("repro.aggregate",),
 }
 
 

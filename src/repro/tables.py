@@ -56,11 +56,25 @@ def diverged(inputs, *names: str) -> bool:
 
 def mark_diverged(frame: pd.DataFrame, inputs) -> pd.DataFrame:
     """Give a table a `diverged` column ("k/n" runs per row's experiment, "0/n" for
-    none) when one of its experiments has diverged runs and it has none yet."""
+    none) when one of its experiments has diverged runs and it has none yet (a table
+    whose rows are not experiments lists them on every row: "de 1/3"); an empty table
+    becomes one row per diverged experiment saying so."""
     from repro.aggregate import divergence
 
     diverged = diverged_runs(inputs)
-    if not diverged or "diverged" in frame.columns or "experiment" not in frame.columns:
+    if diverged and frame.empty:  # say why the table is empty
+        return pd.DataFrame(
+            {
+                "experiment": list(diverged),
+                "diverged": list(diverged.values()),
+                "note": "no row: the runs this table compares diverged",
+            }
+        )
+    if not diverged or "diverged" in frame.columns:
+        return frame
+    if "experiment" not in frame.columns:  # rows are not experiments: name them all
+        frame = frame.copy()
+        frame["diverged"] = ", ".join(f"{n} {k}" for n, k in diverged.items())
         return frame
     counts = {
         name: "{}/{}".format(*divergence(inputs.seeds(name)))

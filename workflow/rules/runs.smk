@@ -44,6 +44,8 @@ rule aggregate:
     localrule: True
     conda:
         "../../envs/plot.yaml"
+    params:
+        code=code_digest("aggregate"),
     script:
         "../../scripts/aggregate.py"
 

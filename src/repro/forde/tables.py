@@ -12,7 +12,7 @@ from repro.aggregate import final
 from repro.forde.figures import METHOD_LABELS
 from repro.forde.reported import PAPER_TABLES, TOLERANCES
 from repro.registry import dataset_label
-from repro.tables import NOT_RUN, diverged, score, verdict_claim, verdict_numeric
+from repro.tables import DIVERGED, NOT_RUN, diverged, score, verdict_claim, verdict_numeric
 
 PAPER = "forde"
 SUBSTITUTES = ("mnist", "fashion_mnist")
@@ -205,9 +205,11 @@ def _quick_rows(inputs) -> list[dict]:
     for name in names:
         d = paired_differences(inputs, name)
         label = METHOD_LABELS[inputs.experiments[name]["method"]]
+        bad = diverged(inputs, "de", name)  # a paired row rests on both runs of a seed
         if d.empty or "d_grad_cos" not in d:
             rows.append(score(PAPER, f"{label} raises gradient cosine distance over DE",
-                              "+0.012..+0.020 every seed", "-", preset, NOT_RUN))  # fmt: skip
+                              "+0.012..+0.020 every seed", "-", preset,
+                              DIVERGED if bad else NOT_RUN))  # fmt: skip
             continue
         gc = d["d_grad_cos"].to_numpy()
         rows.append(
@@ -217,7 +219,7 @@ def _quick_rows(inputs) -> list[dict]:
                 "+0.012 to +0.020 in every paired seed (spec 5, item 1)",
                 " ".join(f"{v:+.3f}" for v in gc),
                 preset,
-                verdict_claim(bool((gc > 0).all())),
+                verdict_claim(bool((gc > 0).all()), bad),
                 f"{int((gc > 0).sum())}/{len(gc)} seeds positive",
             )
         )
@@ -231,7 +233,7 @@ def _quick_rows(inputs) -> list[dict]:
                 "|Δ| ≤ 0.1 point",
                 f"{acc.mean() * 100:+.2f} points (mean Δ)",
                 preset,
-                verdict_claim(within),
+                verdict_claim(within, bad),
                 f"per seed {' '.join(f'{v * 100:+.2f}' for v in acc)}; "
                 f"tolerance max(0.1 point, 2 s.e. = {half_width * 100:.2f})",
             )  # fmt: skip
@@ -245,7 +247,7 @@ def _quick_rows(inputs) -> list[dict]:
                     "lower in 3/3 seeds by 0.005-0.006",
                     " ".join(f"{v:+.4f}" for v in cn),
                     preset,
-                    verdict_claim(bool(cn.mean() < 0)),
+                    verdict_claim(bool(cn.mean() < 0), bad),
                     f"{int((cn < 0).sum())}/{len(cn)} seeds lower; trend only (spec 5, 1b)",
                 )  # fmt: skip
             )
@@ -258,7 +260,7 @@ def _quick_rows(inputs) -> list[dict]:
                     "≈3× on GPU (ResNet18); 1.2-1.4× tiny CNN on CPU",
                     f"{ratio.mean():.2f}×",
                     preset,
-                    verdict_claim(bool(ratio.mean() > 1)),
+                    verdict_claim(bool(ratio.mean() > 1), bad),
                     "seconds per training step, mean over seeds",
                 )  # fmt: skip
             )
