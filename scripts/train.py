@@ -12,6 +12,7 @@ from repro.logs import log_to  # noqa: E402
 with log_to(snakemake.log[0]):
     inputs = dict(snakemake.input.items())
     pca = inputs.pop("pca", None)
+    init = inputs.pop("init", None)
     runs.execute(
         snakemake.wildcards.paper,
         snakemake.wildcards.experiment,
@@ -22,5 +23,6 @@ with log_to(snakemake.log[0]):
         device=snakemake.params.device,
         manifests=inputs,
         pca=pca,
+        init=init,
         threads=snakemake.threads,
     )

@@ -144,6 +144,7 @@ class Run:
     threads: int = 1
     manifests: dict = field(default_factory=dict)  # dataset name -> manifest path
     pca: str | None = None  # resources/pca/<dataset>.npz when the experiment sets `pca: true`
+    init: str | None = None  # artifacts.npz of the run an `init_from` experiment starts from
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("repro.run"))
     rows: list = field(default_factory=list)
     artifacts: dict = field(default_factory=dict)
@@ -272,6 +273,7 @@ class Run:
             "hyperparameters": self.params,
             "datasets": datasets,
             "pca": str(self.pca) if self.pca else None,
+            "init": str(self.init) if self.init else None,
             "notes": self.notes,
             "device": device,
             "threads": self.threads,
@@ -296,6 +298,7 @@ def execute(
     device: str = "auto",
     manifests: dict | None = None,
     pca: str | None = None,
+    init: str | None = None,
     threads: int = 1,
 ) -> dict:
     """Run one experiment (resolved hyperparameters `params`) for one seed into `run_dir`.
@@ -318,6 +321,7 @@ def execute(
         threads=threads,
         manifests=dict(manifests or {}),
         pca=pca,
+        init=init,
         log=logger,
     )
     run.run_dir.mkdir(parents=True, exist_ok=True)
