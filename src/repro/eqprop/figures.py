@@ -285,7 +285,8 @@ def fig_vf_angle(inputs):
                 s["step"],
                 s["mean"],
                 s["std"],
-                label=f"{update}: ∠(B{tensor[1:]}, W{int(tensor[1:]) + 1})",
+                label=f"{update}: ∠(B{tensor[1:]}, W{int(tensor[1:]) + 1}) "
+                f"(n={len(params['seeds'])})",
                 color=f"C{i}",
                 ls=("-", "--", ":", "-.")[j % 4],
                 marker="o",
