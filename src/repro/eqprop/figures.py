@@ -10,6 +10,7 @@ from repro.aggregate import n_diverged, series
 from repro.plotting import band
 from repro.registry import DATASET_LABELS
 
+KINKED = ("my_hard_sig", "hard_sigmoid", "ctrd_hard_sig")  # piecewise-linear σ (gdu.KINKS)
 ESTIMATOR_STYLE = {  # label, colour
     "one_sided": ("EP one-sided", "C3"),
     "random_sign": ("EP random sign", "C1"),
@@ -148,6 +149,7 @@ def fig_bias_vs_beta(inputs):
                 marker=marker,
                 label=f"{label} (n={n})",
             )
+        limits = ax.get_ylim()
         ref = betas[np.argmin(np.abs(betas - params["curve_beta"]))]
         level = np.mean([series(summary, w, "rel_err_plus")["mean"] for w in weights], axis=0)
         level = float(level[np.argmin(np.abs(betas - ref))])
@@ -162,6 +164,7 @@ def fig_bias_vs_beta(inputs):
                 label="∝ β" if power == 1 else "∝ β²",
             )
         ax.set(xscale="log", yscale="log", xlabel="β", ylabel="relative error vs BPTT")
+        ax.set_ylim(*limits)  # the guides never set the range
         ax.set_title(_title(params), fontsize=9)
         ax.legend(fontsize=7)
 
@@ -184,6 +187,16 @@ def fig_bias_vs_beta(inputs):
             ax.set_yscale("symlog", linthresh=1e-3)
             ax.set_ylim(bottom=0)
             ax.legend(fontsize=7)
+            if params["activation"] not in KINKED and "m" not in params["pools"]:
+                ax.text(
+                    0.5,
+                    0.5,
+                    f"smooth σ ({params['activation']}), no max-pool:\nno kinks, always 0",
+                    transform=ax.transAxes,
+                    ha="center",
+                    fontsize=8,
+                    color="0.4",
+                )
         ax.set(xlabel="β", ylabel="neurons + pool windows off\ntheir linear piece (%)")
         ax.set_title("σ kinks / max-pool switches met while nudged", fontsize=9)
 

@@ -47,7 +47,7 @@ def load(run, p, dtype=torch.float32):
     if p["dataset"] != "cifar10":
         run.note(
             f"data: {p['dataset']} (the paper's ConvNet results are on CIFAR-10; spec §5 "
-            "quick scale uses MNIST because the offline mirror has no CIFAR-10 images)"
+            "quick scale uses MNIST: a small ConvNet that trains in minutes on a CPU)"
         )
     data = load_images(run.manifests[p["dataset"]])
     n_train, n_test = p.get("train_subset"), p.get("test_subset")
