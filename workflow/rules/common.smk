@@ -42,7 +42,9 @@ def train_inputs(wildcards):
     inputs = {dataset: layout.DATA_MANIFEST.format(dataset=dataset)}
     if experiment.get("init_from"):
         inputs["init"] = layout.RUN_ARTIFACTS.format(
-            paper=wildcards.paper, experiment=experiment["init_from"], seed=wildcards.seed
+            paper=wildcards.paper,
+            experiment=experiment["init_from"],
+            seed=wildcards.seed,
         )
     if experiment.get("pca"):
         inputs["pca"] = layout.PCA.format(dataset=dataset)
