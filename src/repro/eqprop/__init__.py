@@ -33,7 +33,8 @@ FIGURES = {
         artifacts=True,
         caption="Top: bias of the EP estimates vs β, relative error ‖ĝ - g_BPTT‖ / "
         "‖g_BPTT‖ of the accumulated estimate, one-sided (±β) and symmetric, averaged "
-        "over the weight tensors; mean ± std over seeds; grey guides: slopes 1 and 2 "
+        "over the weight tensors; mean ± std over seeds (thin lines: each seed, one-sided "
+        "+β and symmetric); grey guides: slopes 1 and 2 "
         "through the one-sided value at the curve β. Middle: share of neurons and "
         "max-pool windows whose linear piece (σ between its kinks, pool arg-max) differs "
         "from the free phase's at some nudged step: while it is 0 the dynamics are one "

@@ -149,6 +149,12 @@ def fig_bias_vs_beta(inputs):
                 marker=marker,
                 label=f"{label} (n={n})",
             )
+        table = inputs.seeds(name)  # thin lines: each seed (a mean can hide one crossing)
+        for metric, color in (("rel_err_plus", "C3"), ("rel_err_sym", "C0")):
+            rows = table[table["split"].isin(weights) & (table["metric"] == metric)]
+            per_seed = rows.groupby(["seed", "step"])["value"].mean().unstack("step")
+            for values in per_seed.to_numpy():
+                ax.plot(betas, values, color=color, lw=0.6, alpha=0.5)
         limits = ax.get_ylim()
         ref = betas[np.argmin(np.abs(betas - params["curve_beta"]))]
         level = np.mean([series(summary, w, "rel_err_plus")["mean"] for w in weights], axis=0)

@@ -283,29 +283,45 @@ def scorecard(inputs) -> list[dict]:
             continue
         beta = float(betas[np.argmin(np.abs(betas - p["curve_beta"]))])
         i = int(np.argmin(np.abs(betas - beta)))
-        changed = max(
-            series(s, "regions", m)["mean"].iloc[i] for m in ("changed_plus", "changed_minus")
+        table = inputs.seeds(name)
+        weights = sorted({m for m in table["split"].unique() if m.startswith("W")})
+
+        def per_seed(split, metric, step=i, table=table):
+            return seed_values(table, split, metric, step=step)
+
+        changed = np.maximum(
+            per_seed("regions", "changed_plus"), per_seed("regions", "changed_minus")
         )
+        one = sum(per_seed(w, "rel_err_plus") for w in weights) / len(weights)
+        sym = sum(per_seed(w, "rel_err_sym") for w in weights) / len(weights)
+        clean = changed[changed == 0].index
         crossing = [
-            b
+            float(b)
             for j, b in enumerate(betas)
-            if max(
-                series(s, "regions", m)["mean"].iloc[j] for m in ("changed_plus", "changed_minus")
-            )
-            > 0
+            if (
+                np.maximum(
+                    per_seed("regions", "changed_plus", j), per_seed("regions", "changed_minus", j)
+                )
+                > 0
+            ).all()
         ]
-        one, sym = rel("rel_err_plus", beta), rel("rel_err_sym", beta)
+        ratios = (one / sym)[clean]
         card.add(
             "GDU on the ConvNet (max-pool, hard sigmoid): the symmetric estimate tracks BPTT "
-            "far closer than the one-sided ones",
+            "far closer than the one-sided ones where the nudged phases stay on the free "
+            "phase's linear piece",
             "README thirdphase5.png (trained CIFAR-10 net, β 0.1); spec §5 Q2: not reliably "
             "at small β on an untrained small CNN",
-            f"at β {beta:g}: one-sided {one:.2g}, symmetric {sym:.2g} (x{one / sym:.0f}); "
-            f"{100 * changed:.2g} % of neurons / pool windows leave their linear piece; "
-            f"pieces change from β {min(crossing) if crossing else float('nan'):g} "
-            f"({p['label']}, T1 {p['t1']}, {p['dtype']}, n={n})",
-            verdict_claim(bool(sym <= one / 5)),
-            "holds if the symmetric relative error is >= 5x smaller than the one-sided at the "
-            "figure's β; the identity is exact only while no kink is crossed (docs/eqprop.md)",
+            f"at β {beta:g}: {len(clean)} of {len(changed)} seeds stay on their piece; on "
+            f"those one-sided {', '.join(f'{v:.2g}' for v in one[clean])} vs symmetric "
+            f"{', '.join(f'{v:.2g}' for v in sym[clean])}; other seeds: one-sided "
+            f"{', '.join(f'{v:.2g}' for v in one.drop(clean))}, symmetric "
+            f"{', '.join(f'{v:.2g}' for v in sym.drop(clean))}; every seed leaves its "
+            f"piece from β {min(crossing) if crossing else float('nan'):g} "
+            f"({p['label']}, T1 {p['t1']}, {p['dtype']}, n={len(changed)})",
+            verdict_claim(bool(len(clean) and (ratios >= 5).all())),
+            "holds if at the figure's β at least one seed's nudged phases stay on their "
+            "linear piece and there the symmetric relative error is >= 5x smaller than the "
+            "one-sided; a seed that crosses a kink loses the identity (docs/eqprop.md)",
         )
     return card.rows
