@@ -275,7 +275,7 @@ def test_dropout_dynamics_follow_the_masked_phi(loss):
         set(torch.unique(k).tolist()) <= {0.0, 1.0 / p}
         for k, p in zip(m, model.dropouts, strict=True)
     )
-    s = [torch.rand(4, n, dtype=torch.float64) for n in model.shapes]
+    s = [torch.rand(4, *shape, dtype=torch.float64) for shape in model.shapes]
     w = [syn.weight for syn in model.synapses]
     b = [syn.bias for syn in model.synapses]
     u = [x * m[0], *(t * k for t, k in zip(s, m[1:], strict=True))]

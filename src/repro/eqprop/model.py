@@ -225,8 +225,8 @@ class EnergyNet(nn.Module):
             return
         shapes = [tuple(self._input(x).shape[1:]), *self.shapes]
         self.masks = [
-            channels_last(torch.bernoulli(torch.full((len(x), *shape), p, device=x.device)) / p).to(
-                x.dtype
+            channels_last(
+                torch.bernoulli(torch.full((len(x), *shape), p, dtype=x.dtype, device=x.device)) / p
             )
             for shape, p in zip(shapes, self.dropouts, strict=True)
         ]
