@@ -14,6 +14,7 @@ run_dir = Path(snakemake.output.record).parent
 with log_to(snakemake.log[0], keep=run_dir / "train.log"):
     inputs = dict(snakemake.input.items())
     pca = inputs.pop("pca", None)
+    init = inputs.pop("init", None)
     runs.execute(
         snakemake.wildcards.paper,
         snakemake.wildcards.experiment,
@@ -24,6 +25,7 @@ with log_to(snakemake.log[0], keep=run_dir / "train.log"):
         device=snakemake.params.device,
         manifests=inputs,
         pca=pca,
+        init=init,
         threads=snakemake.threads,
         code_digest=snakemake.params.code,
     )

@@ -235,6 +235,76 @@ def test_gdu_bias_scales_as_beta_and_beta_squared(mnist20):
     assert err[0.1]["sym"] < err[0.1]["plus"] / 5  # spec: 0.012 vs 0.123
 
 
+def test_gdu_on_the_hard_sigmoid_cnn_holds_within_a_linear_piece(mnist20):
+    """Max-pool + my_hard_sig CNN (spec §5 Q2), float64: the free phase reaches an exact
+    fixed point; while no neuron / pool window changes its linear piece (β = 1e-4) Φ is
+    quadratic, the one-sided bias is exactly linear in β and the symmetric estimate is
+    exact up to rounding; at β = 0.1 pieces change and the symmetric estimate loses it."""
+    x, y = mnist20
+    x = x.double().view(-1, 1, 28, 28)
+    torch.manual_seed(0)
+    model = EnergyNet(**SMALL_CNN, activation="my_hard_sig").double()
+    assert gdu.residual_trace(model, x, y, 40)[-1] < 1e-12  # converged
+    err, changed = {}, {}
+    for beta in (1e-4, 3e-4, 0.1):
+        result = gdu.check(model, x, y, 40, 10, beta)
+        err[beta] = {m: _weights_rel_err(result, f"rel_err_{m}") for m in ("plus", "sym")}
+        changed[beta] = result["regions"]
+    assert changed[1e-4] == {"changed_plus": 0.0, "changed_minus": 0.0}
+    assert changed[0.1]["changed_plus"] > 0 and changed[0.1]["changed_minus"] > 0
+    assert err[1e-4]["plus"] < 1e-3 and err[1e-4]["sym"] < 1e-6
+    if changed[3e-4]["changed_minus"] == 0.0:
+        assert 2 < err[3e-4]["plus"] / err[1e-4]["plus"] < 4  # slope 1: x3
+        assert err[3e-4]["sym"] < 1e-6  # no β² term on a linear piece
+    assert err[0.1]["sym"] > 0.05
+
+
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+def test_dropout_dynamics_follow_the_masked_phi(loss):
+    """Branch `dropout`: s_n = σ(p ∂Φ_mask/∂s_n) with Φ_mask the primitive function of the
+    masked layers (the last layer with the keep probability of the layer below), all
+    written out here for a 2-layer MLP; the estimators use the same masked Φ."""
+    torch.manual_seed(0)
+    model = EnergyNet((12,), fc=(7, 5, 3), activation="my_hard_sig", loss=loss)
+    model.dropouts = [1.0, 0.6, 0.8] + ([] if loss == "ce" else [0.7])
+    model = model.double()
+    x, y = torch.rand(4, 12, dtype=torch.float64), torch.tensor([0, 1, 2, 1])
+    model.draw_masks(x)
+    m = model.masks
+    assert all(
+        set(torch.unique(k).tolist()) <= {0.0, 1.0 / p}
+        for k, p in zip(m, model.dropouts, strict=True)
+    )
+    s = [torch.rand(4, *shape, dtype=torch.float64) for shape in model.shapes]
+    w = [syn.weight for syn in model.synapses]
+    b = [syn.bias for syn in model.synapses]
+    u = [x * m[0], *(t * k for t, k in zip(s, m[1:], strict=True))]
+    beta = 0.3
+    with torch.no_grad():
+        grads = [
+            m[1] * (u[0] @ w[0].T + b[0] + u[2] @ w[1]),
+            m[2] * (u[1] @ w[1].T + b[1] + (u[3] @ w[2] if loss == "mse" else 0)),
+        ]
+        if loss == "mse":
+            grads.append(m[3] * (u[2] @ w[2].T + b[2] - beta * (u[3] - torch.eye(3)[y])))
+        else:
+            err = torch.softmax(u[2] @ w[2].T + b[2], 1) - torch.eye(3, dtype=x.dtype)[y]
+            grads[-1] = grads[-1] - beta * m[2] * (err @ w[2])
+        keep = model.dropouts[1 : len(grads)] + [model.dropouts[len(grads) - 1]]
+        expected = [(g * p).clamp(0, 2) / 2 for g, p in zip(grads, keep, strict=True)]
+        ours = model.step(model.context(x, y), s, beta)
+    assert _max_diff(ours, expected) < 1e-12
+    # the masked Φ also gives the estimators: autograd of layer_phis = masked drive / p
+    leaves = [t.clone().requires_grad_() for t in s]
+    auto = torch.autograd.grad(model.phi(x, y, leaves, beta).sum(), leaves)
+    scaled = [a * p for a, p in zip(auto, keep, strict=True)]
+    assert _max_diff(scaled, [g * p for g, p in zip(grads, keep, strict=True)]) < 1e-12
+    model.masks = None  # evaluation: no masks, the plain dynamics
+    with torch.no_grad():
+        plain = model.step(model.context(x, y), s, 0.0)
+    assert _max_diff(plain, reference.step(model, x, y, s, 0.0)) < 1e-12
+
+
 def test_symmetric_ep_equals_bptt_as_beta_goes_to_zero(mnist20):
     """The training estimators themselves: symmetric EP (β 0.01) vs truncated BPTT."""
     x, y = mnist20

@@ -166,6 +166,7 @@ class Run:
     threads: int = 1
     manifests: dict = field(default_factory=dict)  # dataset name -> manifest path
     pca: str | None = None  # resources/pca/<dataset>.npz when the experiment sets `pca: true`
+    init: str | None = None  # artifacts.npz of the run an `init_from` experiment starts from
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("repro.run"))
     rows: list = field(default_factory=list)
     artifacts: dict = field(default_factory=dict)
@@ -323,6 +324,7 @@ class Run:
             "hyperparameters": self.params,
             "datasets": datasets,
             "pca": str(self.pca) if self.pca else None,
+            "init": str(self.init) if self.init else None,
             "notes": self.notes,
             "device": device,
             "threads": self.threads,
@@ -381,6 +383,7 @@ def execute(
     device: str = "auto",
     manifests: dict | None = None,
     pca: str | None = None,
+    init: str | None = None,
     threads: int = 1,
     code_digest: str | None = None,
 ) -> dict:
@@ -404,6 +407,7 @@ def execute(
         threads=threads,
         manifests=dict(manifests or {}),
         pca=pca,
+        init=init,
         log=logger,
         code_digest=code_digest,
     )

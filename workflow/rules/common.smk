@@ -32,13 +32,21 @@ def experiment_of(wildcards):
 def train_inputs(wildcards):
     """The manifest of the experiment's dataset, keyed by dataset name, its PCA (key
     `pca`) when the experiment sets `pca: true`, and the manifest of a downloaded
-    corrupted test set (`corruptions.source` other than `synthetic`), keyed by its name.
+    corrupted test set (`corruptions.source` other than `synthetic`), keyed by its name;
+    with `init_from: <experiment>`, that experiment's artifacts of the same seed (key
+    `init`: the trained network a check starts from).
     Datasets are fetched by the download rule (a localrule), never in the train job."""
     experiment = experiment_of(wildcards)
     dataset = experiment["dataset"]
     if not dataset:
         return {}
     inputs = {dataset: layout.DATA_MANIFEST.format(dataset=dataset)}
+    if experiment.get("init_from"):
+        inputs["init"] = layout.RUN_ARTIFACTS.format(
+            paper=wildcards.paper,
+            experiment=experiment["init_from"],
+            seed=wildcards.seed,
+        )
     if experiment.get("pca"):
         inputs["pca"] = layout.PCA.format(dataset=dataset)
     source = (experiment.get("corruptions") or {}).get("source", "synthetic")

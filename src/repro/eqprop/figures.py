@@ -10,6 +10,7 @@ from repro.aggregate import n_diverged, series
 from repro.plotting import band
 from repro.registry import dataset_label
 
+KINKED = ("my_hard_sig", "hard_sigmoid", "ctrd_hard_sig")  # piecewise-linear σ (gdu.KINKS)
 ESTIMATOR_STYLE = {  # label, colour
     "one_sided": ("EP one-sided", "C3"),
     "random_sign": ("EP random sign", "C1"),
@@ -95,7 +96,11 @@ def fig_gdu_bars(inputs):
         ax.bar(x, close[:, 0], yerr=close[:, 1], color="C0", capsize=3)
         ax.axhline(1.0, color="k", lw=0.8, ls="--")
         ax.set_xticks(x, weights)
-        ax.set(ylabel="2|sym - BPTT| / (|EP₊ - BPTT| + |EP₋ - BPTT|)", title=_title(params))
+        ax.set(
+            ylabel="2|sym - BPTT| / (|EP₊ - BPTT| + |EP₋ - BPTT|)",
+            title=f"{_title(params)}\nβ = {beta:g}, n = {len(params['seeds'])} seeds",
+        )
+        ax.title.set_size(9)
         ax.yaxis.label.set_size(8)
         ax = axes[1, col]
         width = 0.27
@@ -119,11 +124,15 @@ def fig_gdu_bars(inputs):
 
 
 def fig_bias_vs_beta(inputs):
+    """Per GDU experiment (column): the bias vs β, the share of neurons / max-pool windows
+    leaving their linear piece during the nudged phases, and the free-phase residual."""
     names = list(inputs.experiments)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.8 * len(names), 3.8), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
+    fig, axes = plt.subplots(3, len(names), figsize=(4.8 * len(names), 10.2), squeeze=False)
+    for col, name in enumerate(names):
         params, summary = inputs.experiments[name], inputs.summary(name)
         betas, weights = _betas(summary), _weights(summary)
+        n = len(params["seeds"])
+        ax = axes[0, col]
         for metric, label, color, marker in (
             ("rel_err_plus", "one-sided +β", "C3", "o"),
             ("rel_err_minus", "one-sided -β", "C2", "s"),
@@ -133,21 +142,95 @@ def fig_bias_vs_beta(inputs):
             mean = np.mean([r["mean"].to_numpy() for r in rows], axis=0)
             std = np.mean([r["std"].to_numpy() for r in rows], axis=0)
             ax.errorbar(
-                betas, mean, yerr=np.nan_to_num(std), color=color, marker=marker, label=label
+                betas,
+                mean,
+                yerr=np.nan_to_num(std),
+                color=color,
+                marker=marker,
+                label=f"{label} (n={n})",
             )
-        ref = betas[np.argmin(np.abs(betas - 0.1))]
+        table = inputs.seeds(name)  # thin lines: each seed (a mean can hide one crossing)
+        for metric, color in (("rel_err_plus", "C3"), ("rel_err_sym", "C0")):
+            rows = table[table["split"].isin(weights) & (table["metric"] == metric)]
+            per_seed = rows.groupby(["seed", "step"])["value"].mean().unstack("step")
+            for values in per_seed.to_numpy():
+                ax.plot(betas, values, color=color, lw=0.6, alpha=0.5)
+        limits = ax.get_ylim()
+        ref = betas[np.argmin(np.abs(betas - params["curve_beta"]))]
+        level = np.mean([series(summary, w, "rel_err_plus")["mean"] for w in weights], axis=0)
+        level = float(level[np.argmin(np.abs(betas - ref))])
         grid = np.array([betas.min(), betas.max()])
         for power, style in ((1, "-"), (2, "--")):
             ax.plot(
                 grid,
-                0.5 * (grid / ref) ** power,
+                level * (grid / ref) ** power,
                 style,
                 color="0.6",
                 lw=1,
                 label="∝ β" if power == 1 else "∝ β²",
             )
         ax.set(xscale="log", yscale="log", xlabel="β", ylabel="relative error vs BPTT")
+        ax.set_ylim(*limits)  # the guides never set the range
         ax.set_title(_title(params), fontsize=9)
+        ax.legend(fontsize=7)
+
+        ax = axes[1, col]
+        if "regions" in set(summary["split"]):
+            for metric, label, color, marker in (
+                ("changed_plus", "+β phase", "C3", "o"),
+                ("changed_minus", "-β phase", "C2", "s"),
+            ):
+                r = series(summary, "regions", metric)
+                ax.errorbar(
+                    betas,
+                    100 * r["mean"],
+                    yerr=100 * np.nan_to_num(r["std"]),
+                    color=color,
+                    marker=marker,
+                    label=f"{label} (n={n})",
+                )
+            ax.set_xscale("log")
+            ax.set_yscale("symlog", linthresh=1e-3)
+            ax.set_ylim(bottom=0)
+            ax.legend(fontsize=7)
+            if params["activation"] not in KINKED and "m" not in params["pools"]:
+                ax.text(
+                    0.5,
+                    0.5,
+                    f"smooth σ ({params['activation']}), no max-pool:\nno kinks, always 0",
+                    transform=ax.transAxes,
+                    ha="center",
+                    fontsize=8,
+                    color="0.4",
+                )
+        ax.set(xlabel="β", ylabel="neurons + pool windows off\ntheir linear piece (%)")
+        ax.set_title("σ kinks / max-pool switches met while nudged", fontsize=9)
+
+        ax = axes[2, col]
+        for i, path in enumerate(inputs.artifacts[name]):
+            with np.load(path) as arrays:
+                if "residual" not in arrays:
+                    continue
+                trace = arrays["residual"]
+            ax.plot(
+                np.arange(1, len(trace) + 1),
+                np.maximum(trace, 1e-18),
+                color="C0",
+                lw=1,
+                alpha=0.8,
+                label=f"seeds (n={n})" if i == 0 else None,
+            )
+        ax.axvline(
+            params["t1"] - params["t2"], color="0.5", ls=":", lw=1, label="BPTT window start"
+        )
+        ax.set(
+            yscale="log",
+            xlabel="free-phase step t",
+            ylabel="max |s(t) - s(t-1)|",
+            title="free-phase residual (0 = exact fixed point, floored at 1e-18)",
+        )
+        ax.title.set_size(9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -155,6 +238,8 @@ def fig_bias_vs_beta(inputs):
 
 def _group(params) -> str:
     network = "MLP" if not params["channels"] else ("VF ConvNet" if params["vf"] else "ConvNet")
+    if params.get("dropouts"):
+        network += " + dropout"
     loss = "CE + softmax read-out" if params["loss"] == "ce" else "MSE"
     return f"{network}, {loss} ({_dataset(params)})"
 
@@ -219,7 +304,8 @@ def fig_vf_angle(inputs):
                 s["step"],
                 s["mean"],
                 s["std"],
-                label=f"{update}: ∠(B{tensor[1:]}, W{int(tensor[1:]) + 1})",
+                label=f"{update}: ∠(B{tensor[1:]}, W{int(tensor[1:]) + 1}) "
+                f"(n={len(params['seeds'])})",
                 color=f"C{i}",
                 ls=("-", "--", ":", "-.")[j % 4],
                 marker="o",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from repro.eqprop.dynamics import relax, relax_with_graph
 from repro.eqprop.estimators import contrast
@@ -56,6 +57,57 @@ def bptt_series(model: EnergyNet, x, y, t1: int, t2: int) -> dict[str, np.ndarra
     for n in range(model.n_layers):
         series[f"s{n + 1}"] = torch.stack([g[n] for g in neuron]).flip(0).cpu().numpy()
     return series
+
+
+# Kinks of the piecewise-linear activations (spec §1.3): σ is linear between them.
+KINKS = {"my_hard_sig": (0.0, 2.0), "hard_sigmoid": (0.0, 1.0), "ctrd_hard_sig": (-0.5, 0.5)}
+
+
+@torch.no_grad()
+def regions(model: EnergyNet, ctx, s, beta) -> list[torch.Tensor]:
+    """Which linear piece the next update is on: per neuron the interval of its
+    pre-activation ∂Φ^β/∂s between σ's kinks, per max-pool window its arg-max. Between
+    two states with the same regions, the update is one affine map (Φ is quadratic)."""
+    out = []
+    kinks = KINKS.get(model.activation_name)
+    if kinks is not None:
+        edges = torch.tensor(kinks, dtype=ctx.x.dtype, device=ctx.x.device)
+        out += [torch.bucketize(u.contiguous(), edges) for u in model.drive(ctx, s, beta)]
+    layers = [ctx.x, *s]
+    for k in range(model.n_conv):
+        if model.pools[k] == "m":
+            z = model.synapses[k](layers[k])
+            out.append(F.max_pool2d(z, 2, 2, return_indices=True)[1])
+    return out
+
+
+def region_changes(model: EnergyNet, x, y, t1: int, t2: int, beta: float) -> float:
+    """Share of neurons and max-pool windows whose linear piece differs, at some step of
+    the T2 nudged steps, from the free phase's (the GDU identity is affine on a piece)."""
+    ctx = model.context(x, y)
+    with torch.no_grad():
+        s = relax(model, ctx, model.init_neurons(len(x), x.device, x.dtype), t1)
+        free = regions(model, ctx, s, 0.0)
+        changed = [torch.zeros_like(r, dtype=torch.bool) for r in free]
+        for _ in range(t2):
+            s = relax(model, ctx, s, 1, beta)
+            for c, a, b in zip(changed, free, regions(model, ctx, s, beta), strict=True):
+                c |= a != b
+    total = sum(c.numel() for c in changed)
+    return float(sum(int(c.sum()) for c in changed) / total) if total else 0.0
+
+
+@torch.no_grad()
+def residual_trace(model: EnergyNet, x, y, steps: int) -> np.ndarray:
+    """max_n max|s(t+1) - s(t)| for t = 0..steps-1 of the free phase from s = 0."""
+    ctx = model.context(x, y)
+    s = model.init_neurons(len(x), x.device, x.dtype)
+    out = []
+    for _ in range(steps):
+        new = model.step(ctx, s, 0.0)
+        out.append(max(float((a - b).abs().max()) for a, b in zip(new, s, strict=True)))
+        s = new
+    return np.asarray(out)
 
 
 def ep_series(model: EnergyNet, x, y, t1: int, t2: int, beta: float) -> dict[str, np.ndarray]:
@@ -124,4 +176,8 @@ def check(model: EnergyNet, x, y, t1: int, t2: int, beta: float) -> dict:
             row[f"sign_err_{label}"] = sign_error(ep, g)
         row["closeness"] = closeness(plus[name], minus[name], g)
         metrics[name] = row
-    return {"bptt": bptt, "plus": plus, "minus": minus, "metrics": metrics}
+    changes = {
+        f"changed_{label}": region_changes(model, x, y, t1, t2, b)
+        for label, b in (("plus", beta), ("minus", -beta))
+    }
+    return {"bptt": bptt, "plus": plus, "minus": minus, "metrics": metrics, "regions": changes}

@@ -128,6 +128,7 @@ class EnergyNet(nn.Module):
         loss: str = "mse",
         vf: bool = False,
         same_update: bool = False,
+        dropouts=None,
     ):
         super().__init__()
         if loss not in LOSSES:
@@ -137,6 +138,10 @@ class EnergyNet(nn.Module):
                 "channels, kernels, strides, paddings and pools need one entry per conv"
             )
         self.activation_name, self.loss_name = activation, loss
+        # Keep probabilities of [x, s_1, ..., s_N] (branch `dropout`, spec §1.8); `masks`
+        # holds the batch's masks (Bernoulli(p)/p per neuron) while training, else None.
+        self.dropouts = None if dropouts is None else [float(p) for p in dropouts]
+        self.masks: list[torch.Tensor] | None = None
         self.activation = ACTIVATIONS[activation]
         self.softmax = loss == "ce"
         self.vf, self.same_update = vf, same_update
@@ -156,6 +161,12 @@ class EnergyNet(nn.Module):
             width = units
         if self.softmax:
             self.shapes.pop()  # the read-out is not a neuron layer
+        if self.dropouts is not None:
+            if len(self.dropouts) != len(self.shapes) + 1 or vf:
+                raise ValueError(
+                    f"dropouts need one keep probability per layer [x, s_1..s_N] "
+                    f"({len(self.shapes) + 1}) and a symmetric net"
+                )
         self.backward_synapses = nn.ModuleList()  # B_n mirrors synapse n (n = 1..N-1)
         if vf:
             for k in range(1, len(self.shapes)):
@@ -207,6 +218,35 @@ class EnergyNet(nn.Module):
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.n_conv else x.flatten(1)
 
+    def draw_masks(self, x: torch.Tensor) -> None:
+        """The batch's dropout masks, Bernoulli(p)/p per neuron of [x, s_1..s_N], held
+        fixed through every phase (the code's `create_mask` in training mode)."""
+        if self.dropouts is None:
+            return
+        shapes = [tuple(self._input(x).shape[1:]), *self.shapes]
+        self.masks = [
+            channels_last(
+                torch.bernoulli(torch.full((len(x), *shape), p, dtype=x.dtype, device=x.device)) / p
+            )
+            for shape, p in zip(shapes, self.dropouts, strict=True)
+        ]
+
+    def _mask(self, n: int, t: torch.Tensor) -> torch.Tensor:
+        """Mask of layer n (0 = input), stacked to t's batch (phases run side by side)."""
+        m = self.masks[n]
+        return m if len(m) == len(t) else m.repeat(len(t) // len(m), *([1] * (m.dim() - 1)))
+
+    def _masked(self, layers: list[torch.Tensor]) -> list[torch.Tensor]:
+        if self.masks is None:
+            return layers
+        return [t * self._mask(n, t) for n, t in enumerate(layers)]
+
+    def _drive_factor(self, n: int, t: torch.Tensor):
+        """The code multiplies ∂Φ/∂s_n by mask_n (inside Φ) and by p: layer n uses
+        dropouts[n]; the last layer dropouts[-2] (code: `grads[-1] * self.dropouts[-2]`)."""
+        p = self.dropouts[n if n < self.n_layers else n - 1]
+        return self._mask(n, t) * p
+
     def _forward(self, module, k: int, inp: torch.Tensor, kernel=None):
         """Synapse-shaped `module` (synapse k or B mirroring it) on layer k, pooled as layer k+1.
 
@@ -242,7 +282,13 @@ class EnergyNet(nn.Module):
 
     # ------------------------------------------------------------------ Φ (autograd)
     def loss_terms(self, s: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
-        """Per-sample ℓ: ½ Σ (s_N - onehot)² (MSE) or CE of the softmax read-out."""
+        """Per-sample ℓ: ½ Σ (s_N - onehot)² (MSE) or CE of the softmax read-out (of the
+        masked last layer under dropout, as the code's BPTT loss and predictions)."""
+        if self.masks is not None:
+            s = [*s[:-1], s[-1] * self._mask(self.n_layers, s[-1])]
+        return self._loss(s, y)
+
+    def _loss(self, s: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
         if self.softmax:
             return F.cross_entropy(self.logits(s), y, reduction="none")
         target = F.one_hot(y, self.n_classes).to(s[-1].dtype)
@@ -253,6 +299,8 @@ class EnergyNet(nn.Module):
         return self.synapses[-1](s[-1].flatten(1)) if self.softmax else s[-1]
 
     def predict(self, s: list[torch.Tensor]) -> torch.Tensor:
+        if self.masks is not None:
+            s = [*s[:-1], s[-1] * self._mask(self.n_layers, s[-1])]
         return self.logits(s).argmax(1)
 
     def layer_phis(self, x, y, s, beta=0.0, post=None) -> list[torch.Tensor]:
@@ -262,8 +310,8 @@ class EnergyNet(nn.Module):
 
         `post` (VF update only): the states paired with W_n's output, B_n's input and ℓ,
         while `s` is used everywhere else (the original's `neurons_2`)."""
-        layers = [self._input(x), *s]
-        posts = [layers[0], *(post if post is not None else s)]
+        layers = self._masked([self._input(x), *s])
+        posts = [layers[0], *(self._masked([self._input(x), *post])[1:] if post else layers[1:])]
         terms = []
         for k in range(self.n_layers):
             out = self._pooled_forward(self.synapses[k], k, layers[k])
@@ -272,7 +320,7 @@ class EnergyNet(nn.Module):
             out = self._pooled_forward(b, n, posts[n])
             terms[n - 1] = terms[n - 1] + (out * layers[n + 1]).flatten(1).sum(1)
         if nonzero(beta):
-            ell = self.loss_terms(posts[1:], y)
+            ell = self._loss(posts[1:], y)
             scale = beta.to(ell.dtype) if isinstance(beta, torch.Tensor) else beta
             terms[-1] = terms[-1] - scale * ell
         return terms
@@ -285,17 +333,22 @@ class EnergyNet(nn.Module):
     def context(self, x: torch.Tensor, y: torch.Tensor) -> Context:
         """Constants of the dynamics for this batch: s_1's input drive and the one-hot target."""
         x = channels_last(self._input(x))
-        drive0 = channels_last(self._pooled_forward(self.synapses[0], 0, x))
+        xm = x * self._mask(0, x) if self.masks is not None else x
+        drive0 = channels_last(self._pooled_forward(self.synapses[0], 0, xm))
         onehot = F.one_hot(y, self.n_classes).to(drive0.dtype)
         kernels = {k: channels_last(self.synapses[k].weight) for k in range(1, self.n_conv)}
         for n, b in enumerate(self.backward_synapses[: max(self.n_conv - 1, 0)], start=1):
             kernels[("B", n)] = channels_last(b.weight)
         return Context(x, y, onehot, drive0, kernels)
 
-    def drive(self, ctx: Context, s: list[torch.Tensor], beta=0.0) -> list[torch.Tensor]:
-        """∂Φ^β/∂s_n for every layer (∂Φ_n^β/∂s_n for a VF net)."""
+    def drive(self, ctx: Context, s: list[torch.Tensor], beta=0.0, _masked=False):
+        """∂Φ^β/∂s_n for every layer (∂Φ_n^β/∂s_n for a VF net). Under dropout, the
+        drive of the masked states, each multiplied by its mask and keep probability."""
         inplace = not torch.is_grad_enabled()
         s = [channels_last(t) for t in s]
+        if self.masks is not None and not _masked:  # masked Φ, times p (branch `dropout`)
+            d = self.drive(ctx, self._masked([ctx.x, *s])[1:], beta, _masked=True)
+            return [u * self._drive_factor(n, u) for n, u in enumerate(d, start=1)]
         d = [ctx.drive0, *[None] * (self.n_layers - 1)]
         for k in range(1, self.n_layers):  # synapse k: layer k -> layer k + 1 (s[k-1] -> s[k])
             syn = self.synapses[k]

@@ -1,7 +1,8 @@
 """The original implementation's way (spec §1, code `P_CNN.forward`, `train`): rebuild an
 autograd graph of Φ at every step and differentiate it for ∂Φ/∂s; BPTT differentiates
-through those graphs (double backward). Slow; kept to pin `model.drive` and the fast
-estimators to it (tests) and as the benchmark's baseline."""
+through those graphs (double backward). Tensors in PyTorch's default (NCHW) layout, as
+the original's `torch.zeros` neurons and DataLoader batches. Slow; kept to pin
+`model.drive` and the fast estimators to it (tests) and as the benchmark's baseline."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from repro.eqprop.model import EnergyNet
 def step(model: EnergyNet, x, y, s, beta=0.0, create_graph=False):
     """s(t+1) = σ(autograd ∂Φ^β/∂s); per layer ∂Φ_n/∂s_n for a VF net."""
     if not create_graph:
-        s = [t.detach().requires_grad_() for t in s]
+        s = [t.detach().contiguous().requires_grad_() for t in s]
     with torch.enable_grad():
         if model.vf:
             terms = model.layer_phis(x, y, s, beta)
@@ -29,7 +30,13 @@ def step(model: EnergyNet, x, y, s, beta=0.0, create_graph=False):
     return out if create_graph else [t.detach() for t in out]
 
 
+def _zeros(model, x):
+    """s(0) = 0 in the default layout (the original's `init_neurons`)."""
+    return [torch.zeros(len(x), *shape, dtype=x.dtype, device=x.device) for shape in model.shapes]
+
+
 def relax(model, x, y, s, steps, beta=0.0, create_graph=False):
+    x = x.contiguous()
     for _ in range(steps):
         s = step(model, x, y, s, beta, create_graph)
     return s
@@ -48,7 +55,7 @@ def compute_syn_grads(model, x, y, s1, s2, betas):
 def ep_update(model, x, y, estimator, beta, t1, t2):
     """One EP step as the original `train` does it (symmetric nets; `beta` already signed
     for random sign). Returns s*."""
-    s = relax(model, x, y, model.init_neurons(len(x), x.device, x.dtype), t1)
+    s = relax(model, x, y, _zeros(model, x), t1)
     s_free = [t.clone() for t in s]
     s_pos = relax(model, x, y, s, t2, beta)
     if estimator == "symmetric":
@@ -61,7 +68,7 @@ def ep_update(model, x, y, estimator, beta, t1, t2):
 
 def bptt_update(model, x, y, t1, t2):
     """Truncated BPTT through graphs of Φ's gradient (the original's `check_thm=True`)."""
-    s = relax(model, x, y, model.init_neurons(len(x), x.device, x.dtype), t1 - t2)
+    s = relax(model, x, y, _zeros(model, x), t1 - t2)
     s = [t.detach().requires_grad_() for t in s]
     with torch.enable_grad():
         s = relax(model, x, y, s, t2, create_graph=True)

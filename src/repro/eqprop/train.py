@@ -2,10 +2,15 @@
 
 gducheck  step = index of β in `betas`; split = tensor (W1, b1, ..., s1 = neurons of
           layer 1), metrics rel_err_/rmse_/sign_err_{plus,minus,sym} and closeness;
-          split "beta" holds β. Artifacts: per-step EP(+β), EP(-β) and BPTT series of
-          `curve_elements` random elements per tensor, for every β.
+          split "beta" holds β, split "regions" the share of neurons / max-pool windows
+          leaving their linear piece in the +β / -β phase (changed_plus/minus); split
+          "free_phase" the residual max|s(t+1) - s(t)| at T1 - T2 and T1. Artifacts:
+          per-step EP(+β), EP(-β) and BPTT series of `curve_elements` random elements per
+          tensor for every β, and the free phase's residual trace (`residual`). With
+          `init_from`, the network is the trained one of that experiment, same seed.
 train     step = epoch: train error/loss (running, on the free-phase predictions),
           test error, best test error so far, free-phase residual, lr, VF angles.
+          Artifacts: the final weights (`weight:<name>`), the input of a GDU check.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ def load(run, p, dtype=torch.float32):
     if p["dataset"] != "cifar10":
         run.note(
             f"data: {p['dataset']} (the paper's ConvNet results are on CIFAR-10; spec §5 "
-            "quick scale uses MNIST because the offline mirror has no CIFAR-10 images)"
+            "quick scale uses MNIST: a small ConvNet that trains in minutes on a CPU)"
         )
     data = load_images(run.manifests[p["dataset"]])
     n_train, n_test = p.get("train_subset"), p.get("test_subset")
@@ -87,7 +92,20 @@ def build_model(p, in_shape) -> EnergyNet:
         loss=p["loss"],
         vf=p.get("vf", False),
         same_update=p.get("same_update", False),
+        dropouts=p.get("dropouts"),
     )
+
+
+WEIGHT = "weight:"  # artifact key prefix of the trained weights
+
+
+def load_trained(model: EnergyNet, artifacts: str) -> None:
+    """The final weights a `train` run stored in its artifacts.npz."""
+    with np.load(artifacts) as saved:
+        state = {
+            k[len(WEIGHT) :]: torch.from_numpy(saved[k]) for k in saved if k.startswith(WEIGHT)
+        }
+    model.load_state_dict(state)
 
 
 # ------------------------------------------------------------------ gducheck
@@ -107,14 +125,22 @@ def gducheck(run) -> None:
     x_train, y_train, _, _ = load(run, {**p, "train_subset": None, "test_subset": 1}, dtype)
     pick = torch.randperm(len(x_train), device="cpu")[: p["n_images"]].to(run.device)
     x, y = x_train[pick], y_train[pick]
-    model = built_on_cpu(build_model, run.device, p, x.shape[1:]).to(dtype=dtype)
-    _, _, residual = free_phase(model, x, y, p["t1"])
-    run.record(0, "free_phase", residual=residual)
+    model = built_on_cpu(build_model, "cpu", p, x.shape[1:])  # same draws on any device
+    if p.get("init_from"):
+        load_trained(model, run.init)
+        run.note(f"network: the trained {p['init_from']} (seed {run.seed}), {run.init}")
+    model = model.to(run.device, dtype)
+    trace = gdu.residual_trace(model, x, y, p["t1"])
+    run.artifacts["residual"] = trace
+    run.record(
+        0, "free_phase", residual=trace[-1], residual_bptt_start=trace[p["t1"] - p["t2"] - 1]
+    )
     curves: dict[str, list] = {}
     chosen: dict[str, np.ndarray] = {}
     for i, beta in enumerate(p["betas"]):
         result = gdu.check(model, x, y, p["t1"], p["t2"], beta)
         run.record(i, "beta", value=beta)
+        run.record(i, "regions", **result["regions"])
         for name, metrics in result["metrics"].items():
             run.record(i, name, **metrics)
             if name not in chosen:
@@ -130,6 +156,7 @@ def gducheck(run) -> None:
             beta=beta,
             one_sided_rel_err=float(np.mean(list(plus.values()))),
             symmetric_rel_err=float(np.mean(list(sym.values()))),
+            **result["regions"],
         )
     for key, value in curves.items():
         run.artifacts[key] = np.stack(value)  # (beta, element, t)
@@ -200,6 +227,7 @@ def train(run) -> None:
             x, y = x_train[batch], y_train[batch]
             if p["data_aug"]:
                 x = augment(x)
+            model.draw_masks(x)  # dropout runs only (spec §1.8), fixed for all phases
             if algorithm == "ep":
                 s, residual, _ = ep_update(model, x, y, estimator, p["beta"], p["t1"], p["t2"])
                 residuals.append(residual)
@@ -212,6 +240,7 @@ def train(run) -> None:
             seen += len(y)
         if scheduler is not None and epoch - 1 < p["t_max"]:  # constant eta_min afterwards
             scheduler.step()
+        model.masks = None  # evaluation without dropout (the code's eval() masks)
         train_loss = float(torch.stack(losses).mean())
         train_error = float(wrong) / seen
         test_error = evaluate(model, x_test, y_test, p["t1"], p["eval_batch_size"])
@@ -249,7 +278,8 @@ def train(run) -> None:
             test_error=test_error,
         )
     run.record(best["epoch"], "best", epoch=best["epoch"], test_error=best["test_error"])
-    run.record(run.seed, "final_by_seed", test_error=test_error)  # per-seed values for claims
+    for name, tensor in model.state_dict().items():
+        run.artifacts[WEIGHT + name] = tensor.detach().cpu().numpy()
 
 
 # Divergence bound (repro.runs.Run.check_finite) of the training loss (MSE or
