@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from repro import layout, registry
-from repro.config import load, papers
+from repro.config import load, papers, resolve_experiments
 from tests.conftest import CONFIG, SMOKE, snakemake
 
 
@@ -38,11 +38,30 @@ def test_figure_from_data_pulls_its_download_and_nothing_else(tmp_path):
     assert "dataset=mnist" in result.stdout and "fashion_mnist" not in result.stdout
 
 
-def test_all_figures_dry_run_covers_every_registered_figure(tmp_path):
+def _made_figures(config, paper):
+    return registry.made(registry.figures(paper), resolve_experiments(config, paper))
+
+
+def test_all_figures_dry_run_covers_every_figure_the_preset_makes(tmp_path):
     result = snakemake(tmp_path, "-n", "all_figures")
     config = load(CONFIG)
-    expected = sum(len(registry.figures(p)) for p in papers(config))
+    expected = sum(len(_made_figures(config, p)) for p in papers(config))
     assert _job_counts(result.stdout)["figure"] == expected
+
+
+def test_needs_made_drops_outputs_whose_experiments_the_preset_lacks():
+    experiments = {
+        "de": {"kind": "ensemble", "method": "de"},
+        "toy": {"kind": "toy", "method": "de"},
+    }
+    assert registry.Needs(kinds=("ensemble",)).made(experiments)
+    assert not registry.Needs(kinds=("other",)).made(experiments)
+    assert not registry.Needs(experiments=("absent",), optional=True).made(experiments)
+    sweep = registry.Needs(kinds=("ensemble",), requires=(("method", "tuned"),))
+    assert not sweep.made(experiments)
+    assert sweep.made({**experiments, "t": {"kind": "ensemble", "method": "tuned"}})
+    outputs = {"a": registry.Needs(kinds=("toy",)), "b": sweep}
+    assert list(registry.made(outputs, experiments)) == ["a"]
 
 
 def test_misspelt_config_key_stops_before_any_job(tmp_path):
@@ -77,11 +96,12 @@ def test_corrupted_dataset_file_is_named(tmp_path, mirror):
 def test_smoke_preset_builds_every_output(smoke_workflow):
     config = load(CONFIG, SMOKE)
     for paper in papers(config):
-        for figure in registry.figures(paper):
+        for figure in _made_figures(config, paper):
             for ext in layout.FIGURE_EXTS:
                 path = smoke_workflow / layout.FIGURE.format(paper=paper, figure=figure, ext=ext)
                 assert path.stat().st_size > 5_000, path
-        for table in registry.tables(paper):
+        experiments = resolve_experiments(config, paper)
+        for table in registry.made(registry.tables(paper), experiments):
             for ext in layout.TABLE_EXTS:
                 assert (
                     smoke_workflow / layout.TABLE.format(paper=paper, table=table, ext=ext)
@@ -127,12 +147,13 @@ def test_report_captions_every_figure_and_table(smoke_workflow):
     html = report.read_text()
     config = load(CONFIG, SMOKE)
     for paper in papers(config):
+        experiments = resolve_experiments(config, paper)
         outputs = [
             (layout.FIGURE.format(paper=paper, figure=f, ext="png"), needs)
-            for f, needs in registry.figures(paper).items()
+            for f, needs in registry.made(registry.figures(paper), experiments).items()
         ] + [
             (layout.TABLE.format(paper=paper, table=t, ext="csv"), needs)
-            for t, needs in registry.tables(paper).items()
+            for t, needs in registry.made(registry.tables(paper), experiments).items()
         ]
         for path, needs in outputs:
             key = json.dumps(path)

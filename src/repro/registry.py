@@ -18,6 +18,9 @@ class Needs:
     artifacts: bool = False  # also every seed's artifacts.npz
     caption: str = ""  # what it shows and which paper figure/table it reproduces
     optional: bool = False  # named experiments may be absent from a preset (then skipped)
+    # (key, value) pairs at least one selected experiment must have for the output to be
+    # made, e.g. (("method", "forde_tuned"),) for a sweep figure that also plots DE
+    requires: tuple[tuple[str, object], ...] = ()
 
     def select(self, experiments: dict) -> list[str]:
         """Names of the configured experiments this output uses, in config order."""
@@ -29,6 +32,21 @@ class Needs:
             for name, params in experiments.items()
             if params["kind"] in self.kinds or name in self.experiments
         ]
+
+    def made(self, experiments: dict) -> bool:
+        """Whether a preset with these experiments makes the output: it selects at least
+        one experiment and, if `requires` is set, one selected experiment matches it. An
+        output a preset does not make is no target of it (no placeholder files); its
+        claims are listed as not run by the paper's scorecard."""
+        selected = [experiments[name] for name in self.select(experiments)]
+        return any(
+            all(params.get(key) == value for key, value in self.requires) for params in selected
+        )
+
+
+def made(outputs: dict[str, Needs], experiments: dict) -> dict[str, Needs]:
+    """The outputs (figures or tables, id -> Needs) a preset with `experiments` makes."""
+    return {name: needs for name, needs in outputs.items() if needs.made(experiments)}
 
 
 DATASET_LABELS = {

@@ -147,11 +147,12 @@ def scorecard_experiments(wildcards):
 
 
 # ---------------------------------------------------------------- targets
+# Only the outputs whose experiments this preset runs (`Needs.made`): no placeholders.
 def figure_files(paper):
     return expand(
         layout.FIGURE,
         paper=paper,
-        figure=list(registry.figures(paper)),
+        figure=list(registry.made(registry.figures(paper), EXPERIMENTS[paper])),
         ext=layout.FIGURE_EXTS,
     )
 
@@ -160,7 +161,7 @@ def table_files(paper):
     return expand(
         layout.TABLE,
         paper=paper,
-        table=list(registry.tables(paper)),
+        table=list(registry.made(registry.tables(paper), EXPERIMENTS[paper])),
         ext=layout.TABLE_EXTS,
     )
 
