@@ -151,7 +151,6 @@ def fig7(inputs):
                 label=f"{METHOD_LABELS[method]} (n={len(wide)})",
             )
             ax.set(title=title, xlabel="severity (0 = clean)")
-    axes[1].legend(loc="upper left")
     base = next((n for n in names if inputs.experiments[n]["method"] == "de"), None)
     others = [n for n in names if n != base]
     for ax, (metric, title) in zip(axes[2:], panels, strict=True):
@@ -178,8 +177,10 @@ def fig7(inputs):
                 )
         ax.axhline(0, color="k", lw=0.8)
         ax.set(title=f"Δ {title[:-2]}: FoRDE-PCA − DE", xlabel="severity (0 = clean)")
-    axes[2].legend(loc="best", fontsize=8)
-    fig.tight_layout()
+    handles = [h for ax in axes[[0, 2]] for h in ax.get_legend_handles_labels()[0]]
+    labels = [lb for ax in axes[[0, 2]] for lb in ax.get_legend_handles_labels()[1]]
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False)
     return fig
 
 

@@ -392,7 +392,7 @@ def _quick_rows(card: Scorecard, inputs) -> None:
         if d.empty or "d_grad_cos" not in d:
             card.add(
                 f"quick: {label} raises gradient cosine distance over DE",
-                f"+{low}..+{high} every seed",
+                f"{low:+.3f}..{high:+.3f} every seed",
                 "-",
                 NOT_RUN,
             )
@@ -402,7 +402,7 @@ def _quick_rows(card: Scorecard, inputs) -> None:
         card.add(
             f"quick: {label} raises the members' input-gradient cosine distance over "
             "DE (paired, every seed)",
-            f"+{low} to +{high} in every paired seed",
+            f"{low:+.3f} to {high:+.3f} in every paired seed",
             per_seed,
             verdict_claim(bool((gc > 0).all()), bad),
             f"{int((gc > 0).sum())}/{len(gc)} seeds positive",
@@ -410,7 +410,7 @@ def _quick_rows(card: Scorecard, inputs) -> None:
         in_range = bool(((gc >= low - 0.002) & (gc <= high + 0.002)).all())
         card.add(
             f"quick: size of {label}'s gradient-distance gap",
-            f"+{low} to +{high}",
+            f"{low:+.3f} to {high:+.3f}",
             f"mean {gc.mean():+.4f} ({per_seed})",
             verdict_claim(in_range, bad),
             "every seed inside the spec's range ±0.002 (spec section 5 item 1; "
