@@ -16,7 +16,7 @@ FIGURES = {
         kinds=("toy_regression",),
         artifacts=True,
         caption="Fig. 2: 1-D regression, 16 members: member functions (thin), ensemble "
-        "mean +- 2 std (band) and training points (seed 0); DE, weight-RDE, function-RDE, "
+        "mean +- 2 std (band) and training points (first seed); DE, weight-RDE, function-RDE, "
         "FoRDE. The text gives the std outside the data, mean over n seeds.",
     ),
     "fig3": Needs(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -33,7 +34,8 @@ def fig2(inputs):
         1, len(names), figsize=(3.4 * len(names), 3.4), squeeze=False, sharey=True
     )
     for ax, name in zip(axes[0], names, strict=True):
-        arrays = _seed_arrays(inputs, name)[0]
+        first = sorted(inputs.artifacts[name])[0]  # .../seed<k>/artifacts.npz
+        arrays = np.load(first)
         grid, pred = arrays["grid"], arrays["predictions"]
         mean, std = pred.mean(0), pred.std(0)
         ax.fill_between(grid, mean - 2 * std, mean + 2 * std, color="C0", alpha=0.25, lw=0)
@@ -49,7 +51,8 @@ def fig2(inputs):
             fontsize=8,
         )
         ax.set(xlabel="x", ylim=(-1.5, 2.5), xlim=(grid[0], grid[-1]))
-        ax.set_title(f"{inputs.experiments[name]['label']} (seed 0)")
+        seed = Path(first).parent.name.removeprefix("seed")
+        ax.set_title(f"{inputs.experiments[name]['label']} (seed {seed})")
     axes[0][0].set_ylabel("y")
     fig.tight_layout()
     return fig
@@ -121,7 +124,7 @@ def fig3(inputs):
             ylim=(-lim, lim),
             aspect="equal",
             xlabel="$x_1$",
-            title="FoRDE − DE (red: FoRDE higher)",
+            title="FoRDE − DE\n(red: FoRDE higher)",
         )
         ax.grid(False)
         fig.colorbar(image, ax=ax, label="Δ entropy (nats)", shrink=0.8, pad=0.01)
