@@ -144,6 +144,82 @@ def test_double_backprop_matches_finite_differences_in_weights():
         torch.testing.assert_close(weight.grad[idx], numeric, rtol=1e-4, atol=1e-9)
 
 
+def test_rbf_repulsion_matches_the_repulsive_ensembles_kernel_and_wgd_update():
+    """weight-/function-RDE: k = exp(-d^2 / (2h)), h = np.median(d^2) / (2 ln(M + 1))
+    over all M^2 pairs; grad_i of R = sum_j grad k_ij / sum_j k_ij (others fixed)."""
+    torch.manual_seed(0)
+    v = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    x = v.detach().numpy()
+    d2 = ((x[:, None] - x[None]) ** 2).sum(-1)
+    h = np.median(d2) / (2 * np.log(5))
+    k = np.exp(-d2 / (2 * h + 1e-8))
+    r = kernel.rbf_repulsion(v)
+    assert abs(r.item() - np.log(k.sum(1)).sum()) < 1e-10
+    (grad,) = torch.autograd.grad(r, v)
+    # d k_ij / d v_i = -k_ij (v_i - v_j) / h' with h' = (2h + 1e-8) / 2
+    expected = [
+        sum(-k[i, j] * (x[i] - x[j]) * 2 / (2 * h + 1e-8) for j in range(4)) / k[i].sum()
+        for i in range(4)
+    ]
+    np.testing.assert_allclose(grad.numpy(), np.array(expected), rtol=1e-8)
+
+
+def test_rde_toy_steps_repel_members_in_their_space():
+    from repro.forde.toys import _class_nll, rde_step
+
+    x, y = torch.randn(20, 2), torch.randint(0, 5, (20,))
+    spread = {}
+    for method in ("weight_rde", "function_rde"):
+        torch.manual_seed(0)
+        model = EnsembleMLP(3, [2, 8, 5], zero_head=False)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        out = rde_step(model, optimizer, x, y, _class_nll, method)
+        assert math.isfinite(out["repulsion"]) and out["repulsion"] > 0
+        spread[method] = model(x).std(0).mean().item()
+    torch.manual_seed(0)
+    model = EnsembleMLP(3, [2, 8, 5], zero_head=False)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    train_step(model, optimizer, x, y, None, _class_nll)
+    # the function-space repulsion pushes outputs apart more than no repulsion at all
+    assert spread["function_rde"] > model(x).std(0).mean().item()
+
+
+def test_paired_differences_come_from_the_per_seed_table():
+    import pandas as pd
+
+    from repro.forde.tables import paired_differences
+    from repro.outputs import Inputs
+
+    def table(name, values, seconds):
+        rows = []
+        for seed, (acc, gc) in enumerate(values):
+            rows += [
+                (name, seed, 3, "test", "accuracy", acc),
+                (name, seed, 3, "test", "grad_cos", gc),
+                (name, seed, 3, "time", "seconds_per_step", seconds),
+                (name, seed, 0, "run", "diverged", 0.0),
+            ]
+        return pd.DataFrame(
+            rows, columns=["experiment", "seed", "step", "split", "metric", "value"]
+        )
+
+    inputs = Inputs(
+        "forde",
+        "quick",
+        {},
+        {},
+        per_seed={
+            "de": table("de", [(0.9, 0.50), (0.8, 0.40), (0.7, 0.45)], 1.0),
+            "forde_pca": table("forde_pca", [(0.9, 0.52), (0.9, 0.41)], 1.5),
+        },
+    )
+    d = paired_differences(inputs, "forde_pca").set_index("seed")
+    assert list(d.index) == [0, 1]
+    np.testing.assert_allclose(d["d_grad_cos"], [0.02, 0.01], atol=1e-12)
+    np.testing.assert_allclose(d["d_accuracy"], [0.0, 0.1], atol=1e-12)
+    np.testing.assert_allclose(d["time_ratio"], [1.5, 1.5])
+
+
 def test_zero_head_gives_finite_exactly_zero_repulsion():
     torch.manual_seed(3)
     model = EnsembleSmallCNN(3, 1, 10, 28)
@@ -389,18 +465,15 @@ def test_corrupted_sets_come_from_the_rule_given_manifests(tmp_path):
 # ----------------------------------------------------------------------- slow
 @pytest.mark.slow
 def test_quick_preset_forde_raises_gradient_diversity_paired_by_seed(quick_workflow):
-    runs = Path(quick_workflow) / "results" / "forde" / "runs"
+    import pandas as pd
 
-    def scalars(experiment):
-        out = {}
-        for path in sorted((runs / experiment).glob("seed*/artifacts.npz")):
-            with np.load(path) as z:
-                out[path.parent.name] = dict(
-                    zip(z["scalar_names"].tolist(), z["scalar_values"].tolist(), strict=True)
-                )
-        return out
+    from repro.aggregate import seed_values
 
-    de, forde = scalars("de"), scalars("forde_pca")
-    assert len(de) >= 3 and set(de) == set(forde)
-    for seed in de:
-        assert forde[seed]["grad_cos"] > de[seed]["grad_cos"], seed
+    per_seed = Path(quick_workflow) / "results" / "forde" / "per_seed"
+    de, forde = (
+        seed_values(pd.read_csv(per_seed / f"{name}.csv"), "test", "grad_cos")
+        for name in ("de", "forde_pca")
+    )
+    assert len(de) >= 3 and list(de.index) == list(forde.index)
+    assert (forde > de).all(), (forde - de).tolist()
+    assert not (Path(quick_workflow) / "results/figures/forde/fig11_12.png").exists()

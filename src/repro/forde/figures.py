@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from repro.aggregate import series
+from repro.aggregate import seed_values
 from repro.plotting import diverged_label
 
 METHOD_LABELS = {
@@ -19,87 +20,171 @@ METHOD_LABELS = {
 METHOD_COLORS = {"de": "C0", "forde_pca": "C3", "forde_identity": "C2", "forde_tuned": "C4"}
 
 
-def _first_seed(inputs, name):
-    return np.load(sorted(inputs.artifacts[name])[0])
+def _seed_arrays(inputs, name) -> list:
+    """Every seed's artifacts.npz of experiment `name`, by seed."""
+    return [np.load(path) for path in sorted(inputs.artifacts[name])]
 
 
-def _toy_panels(inputs, draw, figsize_per=3.6):
-    names = list(inputs.experiments)
-    fig, axes = plt.subplots(
-        1, len(names), figsize=(figsize_per * len(names), 3.4), squeeze=False, sharey=True
-    )
-    for ax, name in zip(axes[0], names, strict=True):
-        mappable = draw(ax, _first_seed(inputs, name), inputs.summary(name))
-        ax.set_title(inputs.experiments[name]["label"])
-    return fig, axes[0], mappable
+def _n(inputs, name) -> int:
+    return len(inputs.artifacts.get(name, [])) or len(inputs.experiments[name]["seeds"])
 
 
 def fig2(inputs):
-    def draw(ax, arrays, summary):
+    names = list(inputs.experiments)
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(3.4 * len(names), 3.4), squeeze=False, sharey=True
+    )
+    for ax, name in zip(axes[0], names, strict=True):
+        first = sorted(inputs.artifacts[name])[0]  # .../seed<k>/artifacts.npz
+        arrays = np.load(first)
         grid, pred = arrays["grid"], arrays["predictions"]
         mean, std = pred.mean(0), pred.std(0)
         ax.fill_between(grid, mean - 2 * std, mean + 2 * std, color="C0", alpha=0.25, lw=0)
         ax.plot(grid, pred.T, color="C0", lw=0.5, alpha=0.5)
         ax.plot(grid, mean, color="k", lw=1.2)
         ax.scatter(arrays["x_train"], arrays["y_train"], s=8, color="C3", zorder=3)
-        out = series(summary, "test", "std_outside")["mean"].iloc[-1]
-        ax.text(0.02, 0.03, f"mean std outside data: {out:.2f}", transform=ax.transAxes, fontsize=8)
+        out = seed_values(inputs.seeds(name), "test", "std_outside")
+        ax.text(
+            0.02,
+            0.03,
+            f"std outside data: {out.mean():.2f} (mean, n={len(out)})",
+            transform=ax.transAxes,
+            fontsize=8,
+        )
         ax.set(xlabel="x", ylim=(-1.5, 2.5), xlim=(grid[0], grid[-1]))
-
-    fig, axes, _ = _toy_panels(inputs, draw)
-    axes[0].set_ylabel("y")
+        seed = Path(first).parent.name.removeprefix("seed")
+        ax.set_title(f"{inputs.experiments[name]['label']} (seed {seed})")
+    axes[0][0].set_ylabel("y")
     fig.tight_layout()
     return fig
 
 
+def _ring(ax, lim):
+    for radius in (10, 15):
+        ax.add_patch(plt.Circle((0, 0), radius, fill=False, ls="--", lw=0.8, color="w"))
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
+
+
 def fig3(inputs):
-    def draw(ax, arrays, summary):
-        lim = float(arrays["extent"])
+    names = list(inputs.experiments)
+    by_method = {inputs.experiments[n]["method"]: n for n in names}
+    diff_pair = ("forde_identity", "de") if {"forde_identity", "de"} <= set(by_method) else None
+    panels = len(names) + (diff_pair is not None)
+    fig, axes = plt.subplots(1, panels, figsize=(3.3 * panels, 3.6), squeeze=False)
+    axes = axes[0]
+    means = {}
+    for ax, name in zip(axes, names, strict=False):
+        arrays = _seed_arrays(inputs, name)
+        means[name] = np.mean([a["grid_entropy"] for a in arrays], axis=0)
+        lim = float(arrays[0]["extent"])
         image = ax.imshow(
-            arrays["grid_entropy"],
+            means[name],
             origin="lower",
             extent=(-lim, lim, -lim, lim),
-            cmap="RdBu",
+            cmap="viridis",
             vmin=0,
             vmax=math.log(5),
         )
-        x, y = arrays["x_train"], arrays["y_train"]
-        ax.scatter(x[:, 0], x[:, 1], c=y, cmap="tab10", vmin=0, vmax=9, s=6, edgecolors="k", lw=0.2)
-        ring = series(summary, "entropy", "far_ring")["mean"].iloc[-1]
-        ax.text(0.02, 0.03, f"entropy, radius 10-15: {ring:.3f}", transform=ax.transAxes,
-                fontsize=8, color="k", bbox={"fc": "w", "alpha": 0.7, "lw": 0})  # fmt: skip
+        x, y = arrays[0]["x_train"], arrays[0]["y_train"]
+        ax.scatter(x[:, 0], x[:, 1], c=y, cmap="tab10", vmin=0, vmax=9, s=4, edgecolors="k", lw=0.2)
+        _ring(ax, lim)
+        ring = seed_values(inputs.seeds(name), "entropy", "far_ring")
+        ax.text(
+            0.02,
+            0.03,
+            f"ring entropy {ring.mean():.3f}\n(mean, n={len(ring)})",
+            transform=ax.transAxes,
+            fontsize=7,
+            color="k",
+            bbox={"fc": "w", "alpha": 0.8, "lw": 0},
+        )
         ax.grid(False)
+        ax.set_title(f"{inputs.experiments[name]['label']} (n={len(arrays)})")
         ax.set(xlabel="$x_1$")
-        return image
-
-    fig, axes, image = _toy_panels(inputs, draw)
     axes[0].set_ylabel("$x_2$")
-    fig.colorbar(image, ax=list(axes), label="predictive entropy (nats)", shrink=0.9)
+    fig.colorbar(
+        image, ax=list(axes[: len(names)]), label="predictive entropy (nats)", shrink=0.8, pad=0.01
+    )
+    if diff_pair is not None:
+        ax = axes[-1]
+        delta = means[by_method[diff_pair[0]]] - means[by_method[diff_pair[1]]]
+        bound = float(np.abs(delta).max()) or 1.0
+        lim = float(_seed_arrays(inputs, names[0])[0]["extent"])
+        image = ax.imshow(
+            delta,
+            origin="lower",
+            extent=(-lim, lim, -lim, lim),
+            cmap="RdBu_r",
+            vmin=-bound,
+            vmax=bound,
+        )
+        for radius in (10, 15):
+            ax.add_patch(plt.Circle((0, 0), radius, fill=False, ls="--", lw=0.8, color="k"))
+        ax.set(
+            xlim=(-lim, lim),
+            ylim=(-lim, lim),
+            aspect="equal",
+            xlabel="$x_1$",
+            title="FoRDE − DE\n(red: FoRDE higher)",
+        )
+        ax.grid(False)
+        fig.colorbar(image, ax=ax, label="Δ entropy (nats)", shrink=0.8, pad=0.01)
     return fig
 
 
 def fig7(inputs):
     panels = (("grad_cos", "gradient cosine distance ↑"), ("epistemic", "epistemic uncertainty ↑"))
     names = list(inputs.experiments)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
     width = 0.8 / len(names)
+    values = {}
     for k, name in enumerate(names):
         method = inputs.experiments[name]["method"]
-        summary = inputs.summary(name)
-        for ax, (metric, title) in zip(axes, panels, strict=True):
-            s = series(summary, "corrupt", metric)
+        table = inputs.seeds(name)
+        for ax, (metric, title) in zip(axes[:2], panels, strict=True):
+            rows = table[(table["split"] == "corrupt") & (table["metric"] == metric)]
+            wide = rows.pivot(index="seed", columns="step", values="value")
+            values[(name, metric)] = wide
             ax.bar(
-                s["step"] + (k - (len(names) - 1) / 2) * width,
-                s["mean"],
+                wide.columns + (k - (len(names) - 1) / 2) * width,
+                wide.mean(),
                 width,
-                yerr=np.nan_to_num(s["std"]),
+                yerr=wide.std() if len(wide) > 1 else None,
                 capsize=3,
                 color=METHOD_COLORS[method],
-                label=diverged_label(METHOD_LABELS[method], inputs, name),
+                label=diverged_label(f"{METHOD_LABELS[method]} (n={len(wide)})", inputs, name),
             )
             ax.set(title=title, xlabel="severity (0 = clean)")
-    axes[1].legend(loc="upper left")
-    fig.tight_layout()
+    base = next((n for n in names if inputs.experiments[n]["method"] == "de"), None)
+    others = [n for n in names if n != base]
+    for ax, (metric, title) in zip(axes[2:], panels, strict=True):
+        for name in others if base else []:
+            delta = (values[(name, metric)] - values[(base, metric)]).dropna()
+            method = inputs.experiments[name]["method"]
+            ax.bar(
+                delta.columns,
+                delta.mean(),
+                0.6,
+                color=METHOD_COLORS[method],
+                alpha=0.5,
+                label=f"mean Δ (n={len(delta)} paired seeds)",
+            )
+            for seed, row in delta.iterrows():
+                ax.plot(
+                    row.index,
+                    row.to_numpy(),
+                    "o",
+                    ms=4,
+                    color="k",
+                    alpha=0.7,
+                    label="one seed" if seed == delta.index[0] else None,
+                )
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set(title=f"Δ {title[:-2]}: FoRDE-PCA − DE", xlabel="severity (0 = clean)")
+    handles = [h for ax in axes[[0, 2]] for h in ax.get_legend_handles_labels()[0]]
+    labels = [lb for ax in axes[[0, 2]] for lb in ax.get_legend_handles_labels()[1]]
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False)
     return fig
 
 
@@ -118,18 +203,16 @@ def _tuned_sweeps(inputs) -> dict[str, tuple[dict, list]]:
 def fig11_12(inputs):
     sweeps = _tuned_sweeps(inputs)
     groups = (("clean", (0,)), ("severity 1-3", (1, 2, 3)), ("severity 4-5", (4, 5)))
-    if not sweeps:
-        fig, ax = plt.subplots(figsize=(8, 1.6))
-        ax.text(0.5, 0.5, "no FoRDE-Tuned alpha sweep in this preset (paper preset only)",
-                ha="center", va="center")  # fmt: skip
-        ax.set_axis_off()
-        return fig
+    if not sweeps:  # Needs.requires keeps the figure out of presets without a sweep
+        raise ValueError("fig11_12 needs a FoRDE-Tuned alpha sweep (two or more alphas)")
     fig, axes = plt.subplots(len(sweeps), 3, figsize=(11, 3.4 * len(sweeps)), squeeze=False)
 
     def accuracy(name, severities):
-        s = series(inputs.summary(name), "corrupt", "accuracy").set_index("step")
-        rows = s.loc[list(severities)]
-        return rows["mean"].mean() * 100, np.sqrt((rows["std"] ** 2).mean()) * 100
+        """(mean, std, n) over seeds of each seed's accuracy averaged over `severities`."""
+        table = inputs.seeds(name)
+        rows = table[(table["split"] == "corrupt") & (table["metric"] == "accuracy")]
+        per_seed = rows[rows["step"].isin(severities)].groupby("seed")["value"].mean() * 100
+        return per_seed.mean(), per_seed.std() if len(per_seed) > 1 else 0.0, len(per_seed)
 
     for row, (dataset, (tuned, de)) in zip(axes, sweeps.items(), strict=True):
         alphas = list(tuned)
@@ -141,11 +224,12 @@ def fig11_12(inputs):
                 yerr=np.nan_to_num(values[:, 1]),
                 marker="o",
                 color=METHOD_COLORS["forde_tuned"],
-                label="FoRDE-Tuned",
+                label=f"FoRDE-Tuned (n={int(values[:, 2].min())})",
                 capsize=3,
             )
             for name in de[:1]:
-                ax.axhline(accuracy(name, severities)[0], ls="--", color="k", label="DE")
+                mean, _, n = accuracy(name, severities)
+                ax.axhline(mean, ls="--", color="k", label=f"DE (n={n})")
             ax.set(title=f"{dataset}: {title}", xlabel=r"$\alpha$", ylabel="accuracy (%)")
         row[0].legend()
     fig.tight_layout()

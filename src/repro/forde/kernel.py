@@ -79,6 +79,23 @@ def repulsion(
     return log_sum.sum() / batch, median(sqdist.detach(), 0).mean()
 
 
+# ----------------------------------------------------------------------- RDE baselines
+def rbf_repulsion(particles: torch.Tensor) -> torch.Tensor:
+    """sum_i log sum_j k(v_i, stopgrad v_j) for particle vectors `particles` (M, P): the
+    KDE repulsion of weight- and function-space RDE (D'Angelo & Fortuin 2021, code
+    `ratschlab/repulsive_ensembles`: `utils/kernel.py` RBF + `methods/WGD.py` 'kde').
+
+    k = exp(-d^2 / (2h)), d^2 the squared Euclidean distance, h = median(d^2) /
+    (2 ln(M + 1)) over all M^2 pairs (self-distances included, np.median) on
+    stop-gradient values. Its gradient w.r.t. v_i is sum_j grad k_ij / sum_j k_ij."""
+    members = particles.shape[0]
+    diff = particles.unsqueeze(1) - particles.detach().unsqueeze(0)  # (M, M, P)
+    sqdist = diff.square().sum(-1)
+    h = median(sqdist.detach().reshape(-1), 0) / (2 * math.log(members + 1))
+    logk = -sqdist / (2 * h + 1e-8)  # the code's gamma = 1 / (1e-8 + 2 sigma^2)
+    return torch.logsumexp(logk, dim=1).sum()
+
+
 # ----------------------------------------------------------------------- lengthscales
 def component_weights(eigenvalues, mode: str, alpha: float = 1.0, form: str = "paper"):
     """Inverse squared lengthscales per PCA component (spec 1.3, 1.7).

@@ -192,15 +192,7 @@ def ensemble(run) -> None:
     if step_times:
         seconds = float(np.mean(step_times))
         run.record(p["epochs"], "time", seconds_per_step=seconds)
-        run.artifacts["seconds_per_step"] = np.array(seconds)
     evaluate(run, model, normalise, xte, yte)
-
-
-def store_scalars(run, **values: float) -> None:
-    """Final per-run numbers in artifacts.npz, for analyses paired by seed."""
-    names = list(values)
-    run.artifacts["scalar_names"] = np.array(names)
-    run.artifacts["scalar_values"] = np.array([values[n] for n in names], dtype=np.float64)
 
 
 def evaluate(run, model, normalise, xte, yte) -> None:
@@ -226,7 +218,6 @@ def evaluate(run, model, normalise, xte, yte) -> None:
         cells.append(cell)
         pooled.setdefault(severity, []).append((logits, y, cell["grad_cos"]))
     if not cells:
-        store_scalars(run, **{k: clean[k] for k in ("accuracy", "nll", "ece", "grad_cos")})
         return
     for severity, parts in sorted(pooled.items()):
         logits = torch.cat([lg for lg, _, _ in parts], dim=1)
@@ -246,18 +237,6 @@ def evaluate(run, model, normalise, xte, yte) -> None:
         nll=float(np.mean([c["nll"] for c in cells])),
         ece=float(np.mean([c["ece"] for c in cells])),
         ece_pooled=float(np.mean([m["ece"] for m in pooled.values()])),
-    )
-    store_scalars(
-        run,
-        accuracy=clean["accuracy"],
-        nll=clean["nll"],
-        ece=clean["ece"],
-        epistemic=clean["epistemic"],
-        grad_cos=clean["grad_cos"],
-        c_accuracy=float(np.mean([c["accuracy"] for c in cells])),
-        c_nll=float(np.mean([c["nll"] for c in cells])),
-        c_ece=float(np.mean([c["ece"] for c in cells])),
-        c_grad_cos=float(np.mean([c["grad_cos"] for c in cells])),
     )
     run.progress(
         p["epochs"],
