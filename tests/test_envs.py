@@ -55,6 +55,8 @@ RULE_ENVS = {
     "download_dataset": "data",
     "compute_pca": "data",
     "verify_data": "data",
+    "cost_measure": "train",
+    "cost_table": "train",  # repro.cost also holds the measuring code (torch)
     "train": "train",
     "aggregate": "plot",
     "figure": "plot",

@@ -29,9 +29,10 @@ def test_one_figure_target_lists_only_its_own_jobs(tmp_path):
 
 def test_figure_from_data_pulls_its_download_and_nothing_else(tmp_path):
     result = snakemake(tmp_path, "-n", "results/figures/optlab/L1.png")
+    seeds = len(resolve_experiments(load(CONFIG), "optlab")["mlp_lr0.005"]["seeds"])
     assert _job_counts(result.stdout) == {
         "download_dataset": 1,
-        "train": 1,
+        "train": seeds,
         "aggregate": 1,
         "figure": 1,
     }

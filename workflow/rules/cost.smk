@@ -37,7 +37,7 @@ rule cost_table:
         "logs/cost_table.log",
     localrule: True
     conda:
-        "../../envs/plot.yaml"
+        "../../envs/train.yaml"
     params:
         experiments=EXPERIMENTS,
         cores=workflow.cores,

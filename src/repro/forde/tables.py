@@ -16,6 +16,7 @@ from repro.forde import reported
 from repro.forde.figures import METHOD_LABELS
 from repro.registry import dataset_label
 from repro.tables import (
+    DIVERGED,
     NOT_RUN,
     OTHER_SCALE,
     Scorecard,
@@ -254,7 +255,8 @@ def _paper_rows(card: Scorecard, inputs) -> None:
                     note = QUICK_NOTE.format(
                         data=p["dataset"].upper(), members=p["members"], epochs=p["epochs"]
                     )
-                    card.add(claim, value, f"{ours:.3g} ({p['dataset']})", OTHER_SCALE, note)
+                    verdict = DIVERGED if diverged(inputs, sub) else OTHER_SCALE
+                    card.add(claim, value, f"{ours:.3g} ({p['dataset']})", verdict, note)
                 else:
                     card.add(
                         claim,

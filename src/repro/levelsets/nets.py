@@ -19,14 +19,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-# (type, size): dense -> units; conv -> output channels (3x3, valid, tanh, then 2x2 avg pool).
-ARCHITECTURES = {
-    "MNIST_FF": {"input": (784,), "conv": (), "dense": (100, 100, 100), "outputs": 10},
-    "MNIST_CONV": {"input": (1, 28, 28), "conv": (20, 20), "dense": (100,), "outputs": 10},
-    "CIFAR10_CONV": {"input": (3, 32, 32), "conv": (60, 60), "dense": (300,), "outputs": 10},
-    "IRIS_FF": {"input": (4,), "conv": (), "dense": (100, 100, 100, 100), "outputs": 3},
-    "MPG_FF": {"input": (9,), "conv": (), "dense": (100, 100, 100, 100), "outputs": 1},
-}
+from repro.levelsets import ARCHITECTURES
+
 KERNEL = 3
 
 

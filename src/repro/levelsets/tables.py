@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from repro.aggregate import diverged_seeds, divergence, n_diverged, n_runs, seed_values
-from repro.levelsets.nets import ARCHITECTURES
+from repro.levelsets import ARCHITECTURES
 from repro.levelsets.results import (
     baseline_finals,
     regression,
