@@ -25,7 +25,7 @@ STRUCTURE = (
     "architecture", "J", "member_chunk", "activation", "adaptive", "update_form",
     "channels", "kernels", "strides", "paddings", "pools", "fc", "loss", "algorithm",
     "estimator", "vf", "same_update", "optimizer", "alpha", "lambdas", "betas", "lr",
-    "init", "schedule_unit",
+    "init", "schedule_unit", "adapt_bounds", "adapt_step",
 )  # fmt: skip
 
 

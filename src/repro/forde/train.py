@@ -141,12 +141,12 @@ def ensemble(run) -> None:
     images = load_images(run.manifests[p["dataset"]])
     x_train, y_train, x_test, y_test = images.x_train, images.y_train, images.x_test, images.y_test
     n_full = len(x_train)  # the PCA file covers the whole training split, as the code's
+    classes = int(max(y_train.max(), y_test.max())) + 1  # of the dataset, not of a subset
     x_train, y_train = x_train[: p["train_subset"]], y_train[: p["train_subset"]]
     x_test, y_test = x_test[: p["test_subset"]], y_test[: p["test_subset"]]
     if p["dataset"] in ("mnist", "fashion_mnist"):
         run.note(SUBSTITUTE_NOTE.format(paper="CIFAR-10/100", data=p["dataset"]))
     channels, size = x_train.shape[1], x_train.shape[2]
-    classes = int(y_train.max()) + 1
     normalise = fdata.normaliser(p["dataset"], device)
     xtr = torch.from_numpy(np.ascontiguousarray(x_train)).to(device)
     ytr = torch.from_numpy(y_train).to(device)
