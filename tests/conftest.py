@@ -3,7 +3,8 @@
 The data mirror is $REPRO_DATA_MIRROR or, if unset, ../shared/datasets beside the
 repository; tests that need a dataset the mirror lacks are skipped with the reason.
 The quick preset is run once per session (`quick_workflow`) and shared by every slow
-test that checks a paper's quick-scale conclusions.
+test that checks a paper's quick-scale conclusions; REPRO_TEST_QUICK_DIR names a
+finished quick run (`snakemake all` on config/config.yaml) to check instead.
 """
 
 from __future__ import annotations
@@ -97,7 +98,12 @@ def smoke_workflow(mirror, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def quick_workflow(mirror, tmp_path_factory) -> Path:
-    """The default (quick) preset's `all`, run once and shared by the slow tests."""
+    """The default (quick) preset's `all`, run once and shared by the slow tests (or the
+    finished run in $REPRO_TEST_QUICK_DIR, brought up to date first)."""
+    if os.environ.get("REPRO_TEST_QUICK_DIR"):
+        workdir = Path(os.environ["REPRO_TEST_QUICK_DIR"])
+        snakemake(workdir, "all", "--cores", "2", configs=(CONFIG,), mirror=mirror)
+        return workdir
     workdir = tmp_path_factory.mktemp("quick")
     snakemake(workdir, "all", "--cores", "2", configs=(CONFIG,), mirror=mirror)
     return workdir
