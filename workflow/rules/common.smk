@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from repro import codehash, layout, registry, sources
@@ -205,6 +207,14 @@ def all_tables():
 def cost_papers(wildcards):
     """Every configured paper, or the one `cost_<paper>` names."""
     return [wildcards.paper] if hasattr(wildcards, "paper") else PAPERS
+
+
+def total_cores(wildcards):
+    """`--cores` of this run, read when the job runs (`--report` and `-n` may give none)."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1
 
 
 def cost_inputs(wildcards):

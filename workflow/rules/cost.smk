@@ -40,7 +40,7 @@ rule cost_table:
         "../../envs/train.yaml"
     params:
         experiments=EXPERIMENTS,
-        cores=workflow.cores,
+        cores=total_cores,
         preset=config["preset"],
     script:
         "../../scripts/cost_table.py"

@@ -26,7 +26,7 @@ FIGURES = {
     "fig_gdu_bars": Needs(
         kinds=("gducheck",),
         caption="GDU check per weight tensor: relative distance of the symmetric estimate "
-        "to BPTT, 2|sym - BPTT| / (|EP(+β) - BPTT| + |EP(-β) - BPTT|) (1 = as close as "
+        "to BPTT, 2‖sym − BPTT‖ / (‖EP(+β) − BPTT‖ + ‖EP(−β) − BPTT‖) (1 = as close as "
         "one-sided, 0.5 = twice closer; code `compare_estimate`), and the code's RMSE "
         "ratio of the one-sided and symmetric per-step series; mean ± std over seeds.",
     ),

@@ -32,7 +32,7 @@ FIGURES = {
             experiments=(exp,),
             caption=f"Fig. 2 ({exp}): along the level-set walk, the change from predictor "
             "step 0 of the angle between ∇R and ∇L, R = ||w||², the test loss and the test "
-            "metric (thin: each run; thick: mean), and |L − L0| right after each predictor "
+            "metric (thin: each run; thick: mean), and abs(L − L0) right after each predictor "
             "step (before any corrector; log scale) against the tolerance band.",
         )
         for exp in ARCHITECTURES
