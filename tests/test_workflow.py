@@ -58,6 +58,7 @@ def test_needs_made_drops_outputs_whose_experiments_the_preset_lacks():
     assert registry.Needs(kinds=("ensemble",)).made(experiments)
     assert not registry.Needs(kinds=("other",)).made(experiments)
     assert not registry.Needs(experiments=("absent",), optional=True).made(experiments)
+    assert registry.Needs().made(experiments)  # asks for no experiment (optlab's O1 surface)
     sweep = registry.Needs(kinds=("ensemble",), requires=(("method", "tuned"),))
     assert not sweep.made(experiments)
     assert sweep.made({**experiments, "t": {"kind": "ensemble", "method": "tuned"}})

@@ -39,7 +39,10 @@ class Needs:
         """Whether a preset with these experiments makes the output: it selects at least
         one experiment and, if `requires` is set, one selected experiment matches it. An
         output a preset does not make is no target of it (no placeholder files); its
-        claims are listed as not run by the paper's scorecard."""
+        claims are listed as not run by the paper's scorecard. An output that asks for no
+        experiment at all (a closed-form surface) is made by every preset."""
+        if not self.kinds and not self.experiments:
+            return True
         selected = [experiments[name] for name in self.select(experiments)]
         return any(
             all(params.get(key) == value for key, value in self.requires) for params in selected
