@@ -56,6 +56,13 @@ def manifests(mirror, tmp_path_factory):
     return get
 
 
+def pytest_collection_modifyitems(items):
+    """The SLURM cluster test runs last: once its daemons are stopped, the installed
+    `scontrol` makes every later Snakemake start wait ~9 s for a controller (the SLURM
+    executor plugin asks it for its settings when Snakemake loads its plugins)."""
+    items.sort(key=lambda item: item.path.name == "test_cluster.py")
+
+
 def snakemake(
     workdir: Path,
     *args: str,

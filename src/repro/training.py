@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
+
 import torch
 import torch.nn.functional as F
 
@@ -26,6 +29,39 @@ def built_on_cpu(factory, device, *args, **kwargs):
     with torch.device("cpu"):
         module = factory(*args, **kwargs)
     return module.to(device)
+
+
+@functools.cache
+def eager_optimizer(cls: type[torch.optim.Optimizer]) -> type[torch.optim.Optimizer]:
+    """`cls` (torch.optim.SGD, Adam, ...) running torch's own update code, minus the
+    torch.compile guards around it.
+
+    torch.optim's `step`, `zero_grad`, `add_param_group` and state-dict methods, and the
+    functional updates they call, import `torch._dynamo` (and sympy) on first use so that
+    torch.compile can skip them: 1.4 CPU-s in every training process, half a short job's
+    start-up, for a guard this project (which never compiles) does not need. This marks
+    those functions as already "dynamo-disabled" (as torch caches it after the import)
+    and runs `step` under `no_grad` as its guard does. The updates are bit-identical to
+    `cls` (tests/test_training.py). If torch's internals change, `cls` is returned as is.
+    """
+    raw_step = getattr(cls.step, "__wrapped__", None)
+    if raw_step is None:
+        return cls
+    base = torch.optim.Optimizer
+    guarded = [base.add_param_group, base.state_dict, base.load_state_dict, base.zero_grad]
+    functional = importlib.import_module(cls.__module__)  # torch.optim.sgd holds sgd()
+    guarded.append(getattr(functional, cls.__name__.lower(), None))
+    for fn in filter(None, guarded):
+        while hasattr(fn, "__wrapped__"):
+            fn = fn.__wrapped__
+        fn.__dynamo_disable = fn  # what torch._compile._disable_dynamo looks up
+
+    @functools.wraps(raw_step)
+    def step(self, closure=None):
+        with torch.no_grad():
+            return raw_step(self, closure)
+
+    return type(cls.__name__, (cls,), {"step": step, "__module__": __name__})
 
 
 @torch.no_grad()

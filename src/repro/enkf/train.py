@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from repro.data import load_images
 from repro.enkf import adaptive, kalman
 from repro.enkf.model import N_PARAMS, ConvNet, ensemble_forward, load_flat, pool_patches
-from repro.training import built_on_cpu, evaluate, minibatches
+from repro.training import built_on_cpu, eager_optimizer, evaluate, minibatches
 
 N_CLASSES = 10
 CHANNELS_LAST = torch.channels_last
@@ -170,8 +170,8 @@ def _init_normal(net: torch.nn.Module, std: float) -> None:
 
 def _optimizer(p, params):
     if p["optimizer"] == "sgd":
-        return torch.optim.SGD(params, lr=p["lr"], momentum=p["momentum"])
-    return torch.optim.Adam(params, lr=p["lr"])
+        return eager_optimizer(torch.optim.SGD)(params, lr=p["lr"], momentum=p["momentum"])
+    return eager_optimizer(torch.optim.Adam)(params, lr=p["lr"])
 
 
 def gd(run) -> None:

@@ -24,7 +24,7 @@ from repro.eqprop import gdu
 from repro.eqprop.dynamics import free_phase
 from repro.eqprop.estimators import bptt_update, ep_update
 from repro.eqprop.model import EnergyNet
-from repro.training import built_on_cpu, minibatches
+from repro.training import built_on_cpu, eager_optimizer, minibatches
 
 # Normalisation of the original `main.py`: MNIST raw [0, 1]; CIFAR-10 with 3x the std.
 NORMALISATION = {
@@ -177,8 +177,8 @@ def make_optimizer(model: EnergyNet, p):
         for g, lr, wd in zip(groups, p["lrs"], p["weight_decay"], strict=True)
     ]
     if p["optimizer"] == "sgd":
-        return torch.optim.SGD(params, momentum=p["momentum"])
-    return torch.optim.Adam(params)
+        return eager_optimizer(torch.optim.SGD)(params, momentum=p["momentum"])
+    return eager_optimizer(torch.optim.Adam)(params)
 
 
 @torch.no_grad()

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from repro.forde.kernel import repulsion
+from repro.training import eager_optimizer
 
 
 @dataclass
@@ -77,6 +78,6 @@ def train_step(
 
 
 def make_optimizer(model, lr, momentum=0.9, weight_decay=5e-4, nesterov=True):
-    return torch.optim.SGD(
+    return eager_optimizer(torch.optim.SGD)(
         model.parameters(), lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
     )

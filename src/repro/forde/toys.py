@@ -25,7 +25,7 @@ import torch
 from repro.forde import kernel, metrics
 from repro.forde.step import Repulsion, train_step
 from repro.models.ensemble import EnsembleMLP
-from repro.training import built_on_cpu
+from repro.training import built_on_cpu, eager_optimizer
 
 TOY_METHODS = ("de", "forde_identity", "forde_pca", "weight_rde", "function_rde")
 RDE_METHODS = ("weight_rde", "function_rde")
@@ -88,7 +88,9 @@ def rde_step(model, optimizer, x, y, nll_fn, method: str, weight: float = 1.0) -
 
 def _fit(run, model, x, y, rep, nll_fn, index=None):
     p = run.params
-    optimizer = torch.optim.Adam(model.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
+    optimizer = eager_optimizer(torch.optim.Adam)(
+        model.parameters(), lr=p["lr"], weight_decay=p["weight_decay"]
+    )
     every = max(1, p["steps"] // 20)
     for step in range(1, p["steps"] + 1):
         if p["method"] in RDE_METHODS:

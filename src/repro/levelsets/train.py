@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from repro.levelsets import walk
 from repro.levelsets.datasets import Split, load
 from repro.levelsets.nets import Net, flat_grad, nonzero_columns
+from repro.training import eager_optimizer
 
 CHECKPOINT_SECONDS = 300.0
 EVAL_FLOATS = 2**22  # largest activation tensor of a chunked evaluation (16 MB: cache-sized)
@@ -101,7 +102,9 @@ def evaluate(net: Net, w: torch.Tensor, x, y: torch.Tensor, regression: bool):
 def adam(w: torch.Tensor, p: dict) -> torch.optim.Adam:
     """Keras' Adam defaults: eps 1e-7 (PyTorch's is 1e-8), betas (0.9, 0.999). `w` is the
     flat (E, P) matrix, without requires_grad; the caller sets `w.grad` (`flat_grad`)."""
-    return torch.optim.Adam([w], lr=p["lr"], betas=(0.9, 0.999), eps=p["adam_eps"], fused=True)
+    return eager_optimizer(torch.optim.Adam)(
+        [w], lr=p["lr"], betas=(0.9, 0.999), eps=p["adam_eps"], fused=True
+    )
 
 
 def batches(n: int, size: int) -> list[slice]:

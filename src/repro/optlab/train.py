@@ -23,7 +23,7 @@ from repro.data import load_images
 from repro.models.mlp import MLP
 from repro.optlab import optim
 from repro.optlab.init import initialise
-from repro.training import built_on_cpu, evaluate, minibatches
+from repro.training import built_on_cpu, eager_optimizer, evaluate, minibatches
 
 N_CLASSES = 10
 
@@ -68,7 +68,7 @@ def mnist_mlp(run) -> None:
     model = built_on_cpu(
         MLP, device, [x_train.shape[1], *p["hidden"], N_CLASSES], "relu", p["dropout"]
     )
-    optimizer = torch.optim.SGD(model.parameters(), lr=p["lr"])
+    optimizer = eager_optimizer(torch.optim.SGD)(model.parameters(), lr=p["lr"])
     start, state = run.resume()
     if state:
         model.load_state_dict(state["model"])
