@@ -5,6 +5,10 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+# The library of this checkout (src/repro), also when it is not pip-installed. Snakemake
+# gives every `script:` job its own import path, so this one line is also how the rule
+# scripts import repro inside the `--sdm conda` envs (envs/: third-party packages only;
+# docs/architecture.md, "Software environments").
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from repro import codehash, layout, registry, sources
