@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from repro.aggregate import series
+from repro.aggregate import population_std, series
 from repro.plotting import band, diverged_label
 
 LAYERS = ("layer 1 (conv1)", "layer 2 (conv2)", "layer 3 (softmax)")
@@ -16,16 +16,9 @@ ACTIVATION = {"sigmoid": "Logistic Function", "relu": "ReLU", "tanh": "tanh"}
 
 
 # --------------------------------------------------------------------------- helpers
-def population_std(s) -> np.ndarray:
-    """Summary (sample, ddof=1) std -> numpy's default population std (ddof=0), as the
-    paper's plot; 0 for a single run."""
-    n = s["n"].to_numpy(dtype=float)
-    std = s["std"].to_numpy(dtype=float) * np.sqrt(np.maximum(n - 1, 0) / n)
-    return np.nan_to_num(std)
-
-
 def error_curve(inputs, name: str, split: str = "test"):
-    """(steps, mean error, population std, runs) of one experiment's test checkpoints."""
+    """(steps, mean error, population std, runs) of one experiment's test checkpoints
+    (population std, ddof = 0: numpy's default, as the paper's plots)."""
     s = series(inputs.summary(name), split, "error")
     runs = int(s["n"].max()) if len(s) else 0  # no finite value: every run diverged
     return s["step"].to_numpy(), s["mean"].to_numpy(), population_std(s), runs

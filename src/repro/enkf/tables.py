@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import diverged_seeds, final, seed_values, series
+from repro.aggregate import diverged_seeds, final, population_std, seed_values, series
 from repro.enkf import reported
 from repro.enkf.figures import error_curve, reference
 from repro.tables import NOT_RUN, Scorecard, verdict_claim, verdict_numeric
@@ -126,7 +126,7 @@ def scorecard(inputs) -> list[dict]:
         table = inputs.seeds(sgd)
         diverged = bool(diverged_seeds(table))
         last = final(inputs.summary(sgd), "test_updates", "error")
-        std_pop = float(last["std"]) * np.sqrt((last["n"] - 1) / last["n"])
+        std_pop = population_std(last)
         card.add(
             "Fig. 1: SGD (σ = 1) test error at the last checkpoint, mean ± std of 10 runs",
             "81.85 ± 24.02 %",
