@@ -82,3 +82,20 @@ def test_outputs_ask_for_declared_kinds_and_configured_experiments(paper, preset
         needs.select(experiments)  # a named experiment missing from a preset: KeyError
         for key, _ in needs.requires:
             assert any(key in config.kind_schema(paper, k)["properties"] for k in kinds), key
+
+
+def test_the_datasets_an_experiment_reads_come_from_its_kind_schema():
+    """Shared code asks the schema which keys name datasets (no paper's key in it)."""
+    from repro import sources
+
+    declared = sources.sources()
+    paper = config.resolve_experiments(config.load(*PRESETS["paper"]), "forde")
+    quick = config.resolve_experiments(config.load(*PRESETS["quick"]), "forde")
+    c10 = next(e for e in paper.values() if e.get("corruptions", {}).get("source") == "cifar10_c")
+    assert config.datasets("forde", c10, declared) == [c10["dataset"], "cifar10_c"]
+    synthetic = next(e for e in quick.values() if e["kind"] == "ensemble")
+    assert synthetic["corruptions"]["source"] == "synthetic"
+    assert config.datasets("forde", synthetic, declared) == [synthetic["dataset"]]
+    toy = next(e for e in quick.values() if e["kind"].startswith("toy"))
+    assert config.datasets("forde", toy, declared) == []
+    assert config.datasets("forde", c10, set(declared) - {"cifar10_c"}) == [c10["dataset"]]

@@ -289,6 +289,66 @@ def kind_schema(paper: str, kind: str, schema_dir: Path = SCHEMA_DIR) -> dict:
     return _schema_file(Path(schema_dir) / f"{paper}.schema.yaml")["$defs"][kind]
 
 
+# A key whose schema is (or may be, via anyOf) one of these names a declared dataset.
+DATASET_REFS = tuple(
+    f"config.schema.yaml#/$defs/{name}"
+    for name in ("dataset", "image_dataset", "corrupted_dataset")
+)
+
+
+def _pointer(schema: dict, ref: str):
+    """The part of `schema` a local `#/...` reference points at."""
+    node = schema
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def _dataset_keys(node: dict, schema: dict, path: tuple = ()) -> list[tuple]:
+    """Key paths under `node` (a kind's schema) whose value names a dataset."""
+
+    def refs(sub) -> list[str]:
+        if not isinstance(sub, dict):
+            return []
+        if sub.get("$ref", "").startswith("#/"):
+            return refs(_pointer(schema, sub["$ref"]))
+        found = [sub["$ref"]] if "$ref" in sub else []
+        for key in ("anyOf", "oneOf", "allOf"):
+            found += [r for alternative in sub.get(key, ()) for r in refs(alternative)]
+        return found
+
+    keys = []
+    for key, sub in node.get("properties", {}).items():
+        while isinstance(sub, dict) and sub.get("$ref", "").startswith("#/"):
+            sub = _pointer(schema, sub["$ref"])
+        if any(ref in DATASET_REFS for ref in refs(sub)):
+            keys.append((*path, key))
+        elif isinstance(sub, dict):
+            keys += _dataset_keys(sub, schema, (*path, key))
+    return keys
+
+
+def datasets(
+    paper: str, experiment: dict, declared: Iterable[str], schema_dir: Path = SCHEMA_DIR
+) -> list[str]:
+    """Every dataset a resolved experiment reads: its `dataset` first, then each other key
+    its kind's schema declares as a dataset (e.g. forde's `corruptions.source`, a
+    corrupted test set), in schema order. Values that are no `declared` dataset (null,
+    `synthetic`) are left out. The train rule asks for each one's manifest, so no shared
+    code knows which paper keeps a dataset under which key."""
+    declared = set(declared)
+    schema = _schema_file(Path(schema_dir) / f"{paper}.schema.yaml")
+    node = kind_schema(paper, experiment["kind"], schema_dir)
+    found = []
+    for path in sorted(_dataset_keys(node, schema), key=lambda p: p != ("dataset",)):
+        value = experiment
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str) and value in declared and value not in found:
+            found.append(value)
+    return found
+
+
 def resolve_experiments(config: dict, paper: str, schema_dir: Path = SCHEMA_DIR) -> dict:
     """Experiments of `paper`, each with `defaults[kind]` merged under it and `seeds` set.
 
