@@ -99,3 +99,21 @@ def test_the_datasets_an_experiment_reads_come_from_its_kind_schema():
     toy = next(e for e in quick.values() if e["kind"].startswith("toy"))
     assert config.datasets("forde", toy, declared) == []
     assert config.datasets("forde", c10, set(declared) - {"cifar10_c"}) == [c10["dataset"]]
+
+
+def test_artifacts_are_keyed_by_experiment_and_seed_through_the_layout(tmp_path):
+    from repro import layout
+    from repro.outputs import gather
+
+    where = layout.fields(layout.RUN_ARTIFACTS, "/w/results/p/runs/mlp_lr0.05/seed12/artifacts.npz")
+    assert where == {"paper": "p", "experiment": "mlp_lr0.05", "seed": "12"}
+    with pytest.raises(ValueError, match="not laid out"):
+        layout.fields(layout.RUN_ARTIFACTS, "results/p/runs/a/seedX/artifacts.npz")
+    summary = tmp_path / "a.csv"
+    summary.write_text("experiment,step,split,metric,n,mean,std,ci95\n")
+    paths = [layout.RUN_ARTIFACTS.format(paper="p", experiment="a", seed=s) for s in (10, 2, 0)]
+    inputs = gather("p", registry.Needs(), {"a": {"seeds": [10, 2, 0]}}, "q", [str(summary)],
+                    artifacts=paths)  # fmt: skip
+    assert inputs.artifacts == {"a": {0: paths[2], 2: paths[1], 10: paths[0]}}
+    assert inputs.artifact_files("a") == [paths[2], paths[1], paths[0]]
+    assert inputs.first_artifacts("a") == paths[2]

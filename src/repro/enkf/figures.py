@@ -47,16 +47,12 @@ def _label(inputs, name: str, extra: str = "") -> str:
 
 
 def _first_artifacts(inputs, name: str):
-    return np.load(sorted(inputs.artifacts[name])[0])
+    return np.load(inputs.first_artifacts(name))
 
 
 def _all_artifacts(inputs, name: str) -> list:
-    """Every seed's artifacts, in seed order (results/.../seed<k>/artifacts.npz)."""
-    return [np.load(f) for f in sorted(inputs.artifacts[name], key=_seed_of)]
-
-
-def _seed_of(path) -> int:
-    return int(str(path).rsplit("seed", 1)[1].split("/")[0])
+    """Every seed's artifacts, in seed order."""
+    return [np.load(f) for f in inputs.artifact_files(name)]
 
 
 def _iteration_axis(ax, inputs, name):

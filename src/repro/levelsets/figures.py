@@ -101,8 +101,10 @@ def fig7(inputs):
     from repro.levelsets.pca_snapshots import snapshot_pca
 
     name, wd = _only(inputs, "traversal"), _only(inputs, "weight_decay")
-    wd_paths = inputs.artifacts.get(wd, []) if wd else []
-    result = snapshot_pca(inputs.artifacts[name], inputs.experiments[name], wd_paths, FIG7_LAMBDA)
+    wd_paths = inputs.artifact_files(wd) if wd else []
+    result = snapshot_pca(
+        inputs.artifact_files(name), inputs.experiments[name], wd_paths, FIG7_LAMBDA
+    )
     fig = plt.figure(figsize=(14, 9))
     ax = fig.add_subplot(2, 3, 1)
     ratios = result.pca.explained_variance_ratio
