@@ -90,30 +90,37 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
+def _imported_names(path: Path) -> list[str]:
+    """Every module a file imports, anywhere (also inside functions)."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+    return names
+
+
+def _closure(start: list[Path]) -> set[Path]:
+    """The files and every repro module they import, transitively."""
+    seen, todo = set(), list(start)
+    while todo:
+        path = todo.pop()
+        if path not in seen:
+            seen.add(path)
+            todo += [
+                file
+                for name in _imported_names(path)
+                if name.split(".")[0] == "repro" and (file := _module_file(name)) is not None
+            ]
+    return seen
+
+
 def _third_party_imports(start: list[Path]) -> set[str]:
     """Top-level third-party packages imported (anywhere, also inside functions) by the
     given files and, transitively, by every repro module they import."""
-    seen, todo, found = set(), list(start), set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            else:
-                continue
-            for name in names:
-                top = name.split(".")[0]
-                if top == "repro":
-                    if (file := _module_file(name)) is not None:
-                        todo.append(file)
-                elif top not in STDLIB:
-                    found.add(DISTRIBUTIONS.get(top, top).lower())
-    return found
+    tops = {name.split(".")[0] for path in _closure(start) for name in _imported_names(path)}
+    return {DISTRIBUTIONS.get(top, top).lower() for top in tops - STDLIB - {"repro"}}
 
 
 def _scripts_of(env_name: str) -> list[Path]:
@@ -141,25 +148,6 @@ def _optional_uses(start: list[Path]) -> set[str]:
     """Optional pandas dependencies the files (and the repro modules they import) use."""
     text = "\n".join(p.read_text() for p in _closure(start))
     return {dist for call, dist in PANDAS_OPTIONAL.items() if call in text}
-
-
-def _closure(start: list[Path]) -> set[Path]:
-    """The files and every repro module they import, transitively."""
-    seen, todo = set(), list(start)
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            elif isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            else:
-                continue
-            todo += [f for n in names if n.startswith("repro") and (f := _module_file(n))]
-    return seen
 
 
 @pytest.mark.parametrize("env_name", sorted(set(RULE_ENVS.values())))
