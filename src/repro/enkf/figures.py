@@ -7,6 +7,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from repro.aggregate import population_std, series
+from repro.enkf.roles import MAIN, SGD
 from repro.plotting import band, diverged_label
 
 LAYERS = ("layer 1 (conv1)", "layer 2 (conv2)", "layer 3 (softmax)")
@@ -36,7 +37,7 @@ def reference(inputs, J: int) -> str | None:
         and not p["adaptive"]
         and not p["legacy_batch_shift"]
     ]
-    return sorted(plain, key=lambda n: n != "enkf")[0] if plain else None
+    return sorted(plain, key=lambda n: n != MAIN)[0] if plain else None
 
 
 def _label(inputs, name: str, extra: str = "") -> str:
@@ -65,7 +66,7 @@ def _iteration_axis(ax, inputs, name):
 
 # --------------------------------------------------------------------------- Fig. 1
 def fig1(inputs):
-    steps, enkf, enkf_std, runs = error_curve(inputs, "enkf")
+    steps, enkf, enkf_std, runs = error_curve(inputs, MAIN)
     pos = np.arange(len(steps) + 1)
     fig, ax = plt.subplots(figsize=(8, 4.6))
 
@@ -74,19 +75,22 @@ def fig1(inputs):
         e = np.r_[0.0, std[: len(pos) - 1]]
         return band(ax, pos[: len(y)], y, e, label=label, marker="o", ms=3.5, **kw)
 
-    plot(enkf, enkf_std, f"EnKF (σ = 0.1, {_label(inputs, 'enkf')})", color="C0")
-    sgd = inputs.experiments["sgd"]
-    _, m, sd, n = error_curve(inputs, "sgd", "test_updates")
+    plot(enkf, enkf_std, f"EnKF (σ = 0.1, {_label(inputs, MAIN)})", color="C0")
+    sgd = inputs.experiments[SGD]
+    _, m, sd, n = error_curve(inputs, SGD, "test_updates")
     label = f"SGD σ = 1, test every {sgd['eval_every']} SGD steps ({n} runs)"
-    plot(m, sd, diverged_label(label, inputs, "sgd"), color="C3")
-    _, m, sd, n = error_curve(inputs, "sgd", "test_epoch")
+    plot(m, sd, diverged_label(label, inputs, SGD), color="C3")
+    _, m, sd, n = error_curve(inputs, SGD, "test_epoch")
     label = f"SGD σ = 1, {sgd['epoch_points']} tests spread over one epoch ({n} runs)"
-    plot(m, sd, diverged_label(label, inputs, "sgd"), color="C1", ls="--")
-    J1 = inputs.experiments["enkf_sigma1"]["J"]
-    _, m, sd, _ = error_curve(inputs, "enkf_sigma1")
-    plot(m, sd, f"EnKF σ = 1 ({_label(inputs, 'enkf_sigma1')})", color="C2", ls=":")
+    plot(m, sd, diverged_label(label, inputs, SGD), color="C1", ls="--")
+    sigma1 = next(
+        n for n, p in inputs.experiments.items() if p["kind"] == "enkf" and p["sigma"] == 1
+    )
+    J1 = inputs.experiments[sigma1]["J"]
+    _, m, sd, _ = error_curve(inputs, sigma1)
+    plot(m, sd, f"EnKF σ = 1 ({_label(inputs, sigma1)})", color="C2", ls=":")
     ref = reference(inputs, J1)
-    if ref and ref != "enkf":
+    if ref and ref != MAIN:
         _, m, sd, _ = error_curve(inputs, ref)
         plot(m, sd, f"EnKF σ = 0.1 ({_label(inputs, ref)})", color="C0", ls=":", alpha=0.7)
     ax.set_xticks(pos, ["start"] + [str(s) for s in steps], rotation=45 if len(pos) > 10 else 0)
@@ -293,7 +297,7 @@ def fig8a(inputs):
     for name in sorted(inputs.experiments, key=lambda n: inputs.experiments[n]["J"]):
         steps, mean, std, _ = error_curve(inputs, name)
         band(ax, steps, mean, std, marker="o", ms=3, label=_label(inputs, name, "EnKF, "))
-    _iteration_axis(ax, inputs, "enkf")
+    _iteration_axis(ax, inputs, MAIN)
     ax.legend()
     return fig
 
