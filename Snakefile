@@ -1,6 +1,6 @@
 # Five ML papers reproduced end to end. See README.md; the design is in docs/architecture.md.
-#   snakemake --cores 8 all_figures                  quick preset (config/config.yaml)
-#   snakemake --cores 8 all --configfile config/paper.yaml   papers' own scale
+#   snakemake --cores all                            quick preset (config/config.yaml)
+#   snakemake --cores all all --configfile config/paper.yaml   papers' own scale
 #   snakemake results/figures/optlab/O2.png          one figure and only what it needs
 from snakemake.utils import min_version
 

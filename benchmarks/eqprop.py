@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from repro.eqprop import dynamics, estimators, reference  # noqa: E402
 from repro.eqprop.model import EnergyNet  # noqa: E402
+from repro.eqprop.nets import CIFAR10_CNN, MNIST_CNN  # noqa: E402
 
 # Seconds per batch of the original code measured at other times on other loads (issue 4;
 # issue 15: 0.295 / 0.242 s quick and 8.64 / 5.53 s CIFAR-10, symmetric / BPTT).
@@ -43,29 +44,13 @@ ORIGINAL_ELSEWHERE = {("quick", "symmetric"): "0.51 (issue 4), 0.295 (issue 15)"
 
 SETTINGS = {
     "quick": dict(
-        net=dict(
-            in_shape=(1, 28, 28),
-            channels=(16, 32),
-            kernels=(5, 5),
-            strides=(1, 1),
-            paddings=(0, 0),
-            pools="mm",
-            fc=(10,),
-        ),
+        net=MNIST_CNN,
         batch=64,
         t1=40,
         t2=10,
     ),
     "cifar10": dict(
-        net=dict(
-            in_shape=(3, 32, 32),
-            channels=(128, 256, 512, 512),
-            kernels=(3, 3, 3, 3),
-            strides=(1, 1, 1, 1),
-            paddings=(1, 1, 1, 0),
-            pools="mmmm",
-            fc=(10,),
-        ),
+        net=CIFAR10_CNN,
         batch=128,
         t1=10,
         t2=3,

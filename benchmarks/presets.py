@@ -23,6 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from repro import command  # noqa: E402
 from repro.config import load, papers  # noqa: E402
 
 
@@ -37,28 +38,18 @@ def main() -> None:
     configs = [REPO / "config/config.yaml"]
     if args.preset != "quick":
         configs.append(REPO / f"config/{args.preset}.yaml")
-    env = dict(os.environ)
-    env.setdefault("REPRO_DATA_MIRROR", str(REPO.parent / "shared" / "datasets"))
+    env = command.environment(
+        REPO, os.environ.get("REPRO_DATA_MIRROR", REPO.parent / "shared" / "datasets")
+    )
     targets = args.papers or papers(load(*configs))
     print(f"preset {args.preset}, --cores {args.cores}, {os.cpu_count()} CPUs")
     for paper in targets:
         with tempfile.TemporaryDirectory() as workdir:
             start = time.perf_counter()
             result = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "snakemake",
-                    "-s",
-                    str(REPO / "Snakefile"),
-                    "-d",
-                    workdir,
-                    "--cores",
-                    str(args.cores),
-                    paper,
-                    "--configfile",
-                    *map(str, configs),
-                ],
+                command.snakemake(
+                    REPO, workdir, "--cores", str(args.cores), paper, configs=configs
+                ),
                 capture_output=True,
                 text=True,
                 env=env,

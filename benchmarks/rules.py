@@ -34,6 +34,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from repro import command  # noqa: E402
+
 LINE = re.compile(
     r"job resources: cpu_s=(?P<cpu>[\d.]+) startup_cpu_s=(?P<startup>[\d.]+) "
     r"maxrss_mb=(?P<rss>\d+) modules=(?P<modules>\S*)"
@@ -49,10 +53,10 @@ def run_workflow(workdir: Path, preset: str, targets: list[str], cores: int) -> 
     configs = [REPO / "config/config.yaml"]
     if preset != "quick":
         configs.append(REPO / f"config/{preset}.yaml")
-    env = dict(os.environ)
-    env.setdefault("REPRO_DATA_MIRROR", str(REPO.parent / "shared" / "datasets"))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir)]
-    cmd += ["--cores", str(cores), *targets, "--configfile", *map(str, configs)]
+    env = command.environment(
+        REPO, os.environ.get("REPRO_DATA_MIRROR", REPO.parent / "shared" / "datasets")
+    )
+    cmd = command.snakemake(REPO, workdir, "--cores", str(cores), *targets, configs=configs)
     load_before = os.getloadavg()
     cpu_before, start = children_cpu(), time.perf_counter()
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -103,7 +107,7 @@ def import_cpu(modules: tuple[str, ...], repeats: int) -> float:
         "    try:\n        importlib.import_module(m)\n"
         "    except Exception:\n        pass\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    env = command.environment(REPO)
     best = float("inf")
     for _ in range(repeats):
         before = children_cpu()

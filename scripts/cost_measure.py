@@ -1,14 +1,8 @@
 """Rule cost_measure: time a few steps of one experiment (first seed) and extrapolate."""
 
-import sys
-from pathlib import Path
-
-# Import repro from this checkout, so the rule also works in a bare conda env.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-
-from repro import cost  # noqa: E402
-from repro.io import write_json  # noqa: E402
-from repro.logs import log_to  # noqa: E402
+from repro import cost
+from repro.io import write_json
+from repro.logs import log_to
 
 with log_to(snakemake.log[0]) as logger:
     inputs = dict(snakemake.input.items())

@@ -1,13 +1,7 @@
 """Rule figure: one figure (PNG + PDF) from the summaries it plots."""
 
-import sys
-from pathlib import Path
-
-# Import repro from this checkout, so the rule also works in a bare conda env.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-
-from repro.logs import log_to  # noqa: E402
-from repro.outputs import make_figure  # noqa: E402
+from repro.logs import log_to
+from repro.outputs import make_figure
 
 with log_to(snakemake.log[0]):
     make_figure(

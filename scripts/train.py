@@ -1,13 +1,9 @@
 """Rule train: one experiment x seed of one paper."""
 
-import sys
 from pathlib import Path
 
-# Import repro from this checkout, so the rule also works in a bare conda env.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-
-from repro import runs  # noqa: E402
-from repro.logs import log_to  # noqa: E402
+from repro import runs
+from repro.logs import log_to
 
 run_dir = Path(snakemake.output.record).parent
 # the run folder keeps the log of unfinished attempts: Snakemake empties snakemake.log

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from repro import data
+from repro import command, data
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config" / "config.yaml"
@@ -72,21 +71,8 @@ def snakemake(
     timeout: int = 3000,
 ) -> subprocess.CompletedProcess:
     """Run the repository's workflow in `workdir` (targets go in `args`)."""
-    env = dict(os.environ)
-    if mirror is not None:
-        env[data.MIRROR_ENV] = str(mirror)
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        *args,
-        "--configfile",
-        *map(str, configs),
-    ]
+    cmd = command.snakemake(REPO, workdir, *args, configs=configs)
+    env = command.environment(REPO, mirror)
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(

@@ -12,6 +12,7 @@ from repro.aggregate import (
     n_diverged,
     n_runs,
     per_seed,
+    population_std,
     seed_values,
     series,
     summarize,
@@ -140,3 +141,10 @@ def test_aggregate_files_are_what_pandas_wrote(tmp_path):
     np.testing.assert_allclose(
         ours["ci95"], t * expected["std"] / np.sqrt(expected["n"]), rtol=1e-10
     )
+
+
+def test_population_std_from_the_summary_sample_std():
+    # values 1, 2, 3, 4: sample variance 5/3, population variance 5/4
+    rows = pd.DataFrame({"n": [4, 1, 0], "std": [(5 / 3) ** 0.5, float("nan"), float("nan")]})
+    assert population_std(rows) == pytest.approx([1.25**0.5, 0.0, 0.0])
+    assert population_std(rows.iloc[0]) == pytest.approx(1.25**0.5)

@@ -65,7 +65,10 @@ def _inputs(paper, experiments, per_seed, needs=None, run_dir=None) -> Inputs:
     artifacts = {}
     if run_dir is not None:
         artifacts = {
-            n: sorted(str(p) for p in (run_dir / paper / n).glob("seed*/artifacts.npz"))
+            n: {
+                int(p.parent.name.removeprefix("seed")): str(p)
+                for p in (run_dir / paper / n).glob("seed*/artifacts.npz")
+            }
             for n in names
         }
     return Inputs(

@@ -322,7 +322,7 @@ def _gd_stats_inputs(tmp_path, seeds=(0, 1, 2)):
     for name, optimizer in (("gd_sgd_std1", "sgd"), ("gd_adam_std1", "adam")):
         experiments[name] = {"kind": "gd", "optimizer": optimizer, "init_std": 1.0,
                              "seeds": list(seeds), "snapshot_every": 50}  # fmt: skip
-        artifacts[name] = []
+        artifacts[name] = {}
         for seed in seeds:
             act = np.zeros((2, 40, 3, 2))
             act[:, :, 0, 0] = rng.uniform(0.3, 0.6, (2, 40))
@@ -334,7 +334,7 @@ def _gd_stats_inputs(tmp_path, seeds=(0, 1, 2)):
             path = tmp_path / name / f"seed{seed}" / "artifacts.npz"
             path.parent.mkdir(parents=True)
             np.savez(path, act_stats=act, stats_epochs=np.array([0, 1]))
-            artifacts[name].append(str(path))
+            artifacts[name][seed] = str(path)
         table = pd.DataFrame({"experiment": name, "seed": list(seeds), "step": 0,
                               "split": "run", "metric": "diverged", "value": 0.0})  # fmt: skip
         summaries[name] = summarize_per_seed(table)

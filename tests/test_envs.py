@@ -1,8 +1,11 @@
 """Conda environments, checked statically: valid YAML, pinned, consistent with the
-project's pins, every rule has one, and each env lists what its rules import."""
+project's pins, every rule has one, each env lists what its rules import and nothing
+they do not use; and solved by conda, mamba or micromamba where one is installed."""
 
 import ast
 import re
+import shutil
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -87,30 +90,37 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
+def _imported_names(path: Path) -> list[str]:
+    """Every module a file imports, anywhere (also inside functions)."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+    return names
+
+
+def _closure(start: list[Path]) -> set[Path]:
+    """The files and every repro module they import, transitively."""
+    seen, todo = set(), list(start)
+    while todo:
+        path = todo.pop()
+        if path not in seen:
+            seen.add(path)
+            todo += [
+                file
+                for name in _imported_names(path)
+                if name.split(".")[0] == "repro" and (file := _module_file(name)) is not None
+            ]
+    return seen
+
+
 def _third_party_imports(start: list[Path]) -> set[str]:
     """Top-level third-party packages imported (anywhere, also inside functions) by the
     given files and, transitively, by every repro module they import."""
-    seen, todo, found = set(), list(start), set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            else:
-                continue
-            for name in names:
-                top = name.split(".")[0]
-                if top == "repro":
-                    if (file := _module_file(name)) is not None:
-                        todo.append(file)
-                elif top not in STDLIB:
-                    found.add(DISTRIBUTIONS.get(top, top).lower())
-    return found
+    tops = {name.split(".")[0] for path in _closure(start) for name in _imported_names(path)}
+    return {DISTRIBUTIONS.get(top, top).lower() for top in tops - STDLIB - {"repro"}}
 
 
 def _scripts_of(env_name: str) -> list[Path]:
@@ -129,9 +139,45 @@ def _scripts_of(env_name: str) -> list[Path]:
     return files
 
 
+# pandas methods that import an optional dependency when called
+PANDAS_OPTIONAL = {".to_markdown(": "tabulate", ".to_latex(": "jinja2"}
+NOT_IMPORTED = {"python", "pip"}  # the interpreter and the installer of the pip section
+
+
+def _optional_uses(start: list[Path]) -> set[str]:
+    """Optional pandas dependencies the files (and the repro modules they import) use."""
+    text = "\n".join(p.read_text() for p in _closure(start))
+    return {dist for call, dist in PANDAS_OPTIONAL.items() if call in text}
+
+
 @pytest.mark.parametrize("env_name", sorted(set(RULE_ENVS.values())))
-def test_env_lists_what_its_rules_import(env_name):
+def test_env_lists_what_its_rules_import_and_nothing_else(env_name):
     packages = _packages(yaml.safe_load((REPO / f"envs/{env_name}.yaml").read_text()))
-    imported = _third_party_imports(_scripts_of(env_name))
+    scripts = _scripts_of(env_name)
+    imported = _third_party_imports(scripts)
     assert imported, env_name
     assert imported <= set(packages), f"envs/{env_name}.yaml lacks {imported - set(packages)}"
+    used = imported | _optional_uses(scripts)
+    assert used <= set(packages), f"envs/{env_name}.yaml lacks {used - set(packages)}"
+    unused = set(packages) - used - NOT_IMPORTED
+    assert not unused, f"envs/{env_name}.yaml has {sorted(unused)}, which its rules never use"
+
+
+SOLVERS = {  # dry-run solve of an env file (pip section included where the tool does it)
+    "micromamba": ["micromamba", "create", "--dry-run", "--yes", "--name", "repro-solve", "--file"],
+    "mamba": ["mamba", "env", "create", "--dry-run", "--name", "repro-solve", "--file"],
+    "conda": ["conda", "env", "create", "--dry-run", "--name", "repro-solve", "--file"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ENVS, ids=[p.stem for p in ENVS])
+def test_env_solves(path):
+    """The env resolves on conda-forge (what `snakemake --sdm conda` will create)."""
+    tool = next((name for name in SOLVERS if shutil.which(name)), None)
+    if tool is None:
+        pytest.skip("no conda, mamba or micromamba on PATH: the envs are checked statically only")
+    result = subprocess.run(
+        [*SOLVERS[tool], str(path)], capture_output=True, text=True, timeout=1800
+    )
+    assert result.returncode == 0, f"{tool} could not solve {path.name}:\n{result.stderr[-3000:]}"

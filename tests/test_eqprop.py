@@ -15,17 +15,10 @@ from repro.data import load_images
 from repro.eqprop import dynamics, estimators, gdu, reference
 from repro.eqprop.dynamics import free_phase, relax
 from repro.eqprop.model import EnergyNet
+from repro.eqprop.nets import MNIST_CNN
 from repro.eqprop.train import augment, make_optimizer
 
-SMALL_CNN = dict(
-    in_shape=(1, 28, 28),
-    channels=(16, 32),
-    kernels=(5, 5),
-    strides=(1, 1),
-    paddings=(0, 0),
-    pools="mm",
-    fc=(10,),
-)
+SMALL_CNN = MNIST_CNN
 ODD_CNN = dict(  # strides, avg/identity pools, an odd size floored by the pool
     in_shape=(3, 18, 18),
     channels=(4, 6, 5),

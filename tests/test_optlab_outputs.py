@@ -158,7 +158,7 @@ def test_o2_legend_gives_each_path_end():
     plt.close(fig)
 
 
-def _init_diag(name, label, act, grad, seeds=(0, 1)):
+def _init_diag(name, label, act, grad, seeds=(0, 1), setting=("tanh", "xavier", None)):
     rows = []
     for seed in seeds:
         for layer, a, g in zip(reported.LAYERS, act, grad, strict=True):
@@ -167,14 +167,15 @@ def _init_diag(name, label, act, grad, seeds=(0, 1)):
                 (seed, layer, "gradient", "variance", g),
             ]
     params = {"kind": "init_diag", "label": label}
+    params.update(zip(("activation", "init", "init_scale"), setting, strict=True))
     return name, params, _table(name, rows, {s: False for s in seeds})
 
 
 def test_init_variances_table_pairs_ours_with_the_notebook():
     name = "init_tanh_xavier"
-    ref_act = reported.ACTIVATION_VARIANCE[name]
+    ref_act = reported.ACTIVATION_VARIANCE["tanh", "xavier", None]
     act = [v * 1.5 for v in ref_act]
-    grad = list(reported.GRADIENT_VARIANCE[name])
+    grad = list(reported.GRADIENT_VARIANCE["tanh", "xavier", None])
     frame = otables.init_variances(_inputs(_init_diag(name, "Tanh + Xavier", act, grad)))
     assert list(frame["layer"]) == list(reported.LAYERS)
     assert frame["activation_variance"].to_numpy() == pytest.approx(act)

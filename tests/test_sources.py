@@ -4,8 +4,7 @@ import pytest
 import yaml
 
 from repro import config, data, registry, sources
-
-REPO_CONFIG = config.SCHEMA_DIR.parents[1] / "config" / "config.yaml"
+from tests.conftest import CONFIG as REPO_CONFIG
 
 
 def _write(path, content):

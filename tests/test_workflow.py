@@ -216,18 +216,13 @@ def _copy_repo(dest):
 
 
 def _sm(repo, work, *args, check=True):
-    import os
     import subprocess
-    import sys
 
-    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "-d", str(work)]
-    cmd += [
-        *args,
-        "--configfile",
-        str(repo / "config/config.yaml"),
-        str(repo / "config" / SMOKE.name),
-    ]
+    from repro import command
+
+    configs = (repo / "config/config.yaml", repo / "config" / SMOKE.name)
+    cmd = command.snakemake(repo, work, *args, configs=configs)
+    env = command.environment(repo)
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert not check or result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     return result

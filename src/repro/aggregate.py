@@ -158,6 +158,19 @@ def final(summary: pd.DataFrame, split: str, metric: str) -> pd.Series:
     return rows.iloc[-1]
 
 
+def population_std(rows):
+    """The summary's sample std (ddof = 1) turned into NumPy's default population std
+    (ddof = 0), the spread some papers plot: std * sqrt((n - 1) / n); 0 for one run (or
+    none). `rows`: summary rows (a DataFrame: an array back) or one row (a float back)."""
+    import numpy as np
+
+    n = np.asarray(rows["n"], dtype=float)
+    std = np.asarray(rows["std"], dtype=float)
+    factor = np.sqrt(np.where(n > 1, (n - 1) / np.maximum(n, 1), 0.0))
+    out = np.nan_to_num(std * factor)
+    return float(out) if out.ndim == 0 else out
+
+
 def n_runs(summary: pd.DataFrame) -> int:
     return int(final(summary, "run", "diverged")["n"])
 

@@ -21,6 +21,7 @@ import copy
 import functools
 import re
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ import yaml
 
 from repro import sources
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+# The schemas ship with the package (src/repro/schemas/): config.schema.yaml (global keys)
+# and one <paper>.schema.yaml per paper, which declares the paper's kinds.
+SCHEMA_DIR = Path(str(resources.files("repro") / "schemas"))
 GLOBAL_KEYS = ("preset", "device", "data_mirror", "datasets_file", "cluster", "cost")
 EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # the whole name (fullmatch)
 # A string PyYAML leaves unconverted although it is a number (`1e-3`: YAML 1.1 wants a dot).
@@ -48,6 +51,74 @@ def _load_yaml(path: Path) -> Any:
 def _schema_file(path: Path) -> dict:
     """A schema file, parsed once per process (treat as read-only)."""
     return _load_yaml(path)
+
+
+def _kinds_of(schema: dict) -> list[str]:
+    """The kinds a paper schema declares: the `$defs` entries whose `kind` property is
+    `{const: <their own name>}`, in file order."""
+    defs = schema.get("$defs", {})
+    return [
+        name
+        for name, sub in defs.items()
+        if isinstance(sub, dict) and sub.get("properties", {}).get("kind") == {"const": name}
+    ]
+
+
+@functools.lru_cache(maxsize=64)
+def _paper_schema(path: Path) -> dict:
+    """A paper's schema file completed with what follows from its kinds, so each kind is
+    written once (its `$defs` entry): the paper block (`seeds`, `defaults` with one entry
+    per kind, `experiments`), and `$defs/experiment` (the kind enum and one branch per
+    kind, so an experiment is checked against its own kind's keys)."""
+    schema = copy.deepcopy(_schema_file(path))
+    kinds = _kinds_of(schema)
+    if not kinds:
+        raise ConfigError(f"{path}: declares no kind (a $defs entry with kind: {{const: name}})")
+    if "experiment" in schema["$defs"]:
+        raise ConfigError(f"{path}: '$defs/experiment' is built from the kinds; rename it")
+    schema.update(
+        type="object",
+        additionalProperties=False,
+        required=["seeds", "defaults", "experiments"],
+        properties={
+            "seeds": {"$ref": "config.schema.yaml#/$defs/seeds"},
+            "defaults": {
+                "description": "Hyperparameters shared by every experiment of one kind.",
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {kind: {"$ref": f"#/$defs/{kind}"} for kind in kinds},
+            },
+            "experiments": {
+                "$ref": "config.schema.yaml#/$defs/experiments",
+                "additionalProperties": {"$ref": "#/$defs/experiment"},
+            },
+        },
+    )
+    schema["$defs"]["experiment"] = {
+        "type": "object",
+        "required": ["kind"],
+        "properties": {
+            "kind": {
+                "description": "Which training entry point runs the experiment.",
+                "enum": kinds,
+            }
+        },
+        "allOf": [
+            {
+                "if": {"required": ["kind"], "properties": {"kind": {"const": kind}}},
+                "then": {"$ref": f"#/$defs/{kind}"},
+            }
+            for kind in kinds
+        ],
+    }
+    return schema
+
+
+def _load_schema(path: Path) -> dict:
+    """config.schema.yaml as written; a paper's schema completed from its kinds."""
+    if path.name == "config.schema.yaml":
+        return _schema_file(path)
+    return _paper_schema(path)
 
 
 def _path(parts: Iterable[Any]) -> str:
@@ -76,7 +147,7 @@ def _validator_class(schema_path: Path, datasets_file=None):
     from referencing import Registry, Resource
 
     def retrieve(uri: str):
-        return Resource.from_contents(_schema_file(Path(uri.removeprefix("file://"))))
+        return Resource.from_contents(_load_schema(Path(uri.removeprefix("file://"))))
 
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
@@ -196,7 +267,7 @@ def _leaves(errors):
 
 
 def known_papers(schema_dir: Path = SCHEMA_DIR) -> list[str]:
-    """Papers with a schema file (`workflow/schemas/<paper>.schema.yaml`)."""
+    """Papers with a schema file (`src/repro/schemas/<paper>.schema.yaml`)."""
     return sorted(
         p.name.removesuffix(".schema.yaml")
         for p in Path(schema_dir).glob("*.schema.yaml")
@@ -209,8 +280,73 @@ def papers(config: dict) -> list[str]:
     return [key for key in config if key not in GLOBAL_KEYS]
 
 
+def kinds(paper: str, schema_dir: Path = SCHEMA_DIR) -> list[str]:
+    """The kinds `paper`'s schema declares (each needs an entry in its train.py `KINDS`)."""
+    return _kinds_of(_schema_file(Path(schema_dir) / f"{paper}.schema.yaml"))
+
+
 def kind_schema(paper: str, kind: str, schema_dir: Path = SCHEMA_DIR) -> dict:
     return _schema_file(Path(schema_dir) / f"{paper}.schema.yaml")["$defs"][kind]
+
+
+# A key whose schema is (or may be, via anyOf) one of these names a declared dataset.
+DATASET_REFS = tuple(
+    f"config.schema.yaml#/$defs/{name}"
+    for name in ("dataset", "image_dataset", "corrupted_dataset")
+)
+
+
+def _pointer(schema: dict, ref: str):
+    """The part of `schema` a local `#/...` reference points at."""
+    node = schema
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def _dataset_keys(node: dict, schema: dict, path: tuple = ()) -> list[tuple]:
+    """Key paths under `node` (a kind's schema) whose value names a dataset."""
+
+    def refs(sub) -> list[str]:
+        if not isinstance(sub, dict):
+            return []
+        if sub.get("$ref", "").startswith("#/"):
+            return refs(_pointer(schema, sub["$ref"]))
+        found = [sub["$ref"]] if "$ref" in sub else []
+        for key in ("anyOf", "oneOf", "allOf"):
+            found += [r for alternative in sub.get(key, ()) for r in refs(alternative)]
+        return found
+
+    keys = []
+    for key, sub in node.get("properties", {}).items():
+        while isinstance(sub, dict) and sub.get("$ref", "").startswith("#/"):
+            sub = _pointer(schema, sub["$ref"])
+        if any(ref in DATASET_REFS for ref in refs(sub)):
+            keys.append((*path, key))
+        elif isinstance(sub, dict):
+            keys += _dataset_keys(sub, schema, (*path, key))
+    return keys
+
+
+def datasets(
+    paper: str, experiment: dict, declared: Iterable[str], schema_dir: Path = SCHEMA_DIR
+) -> list[str]:
+    """Every dataset a resolved experiment reads: its `dataset` first, then each other key
+    its kind's schema declares as a dataset (e.g. forde's `corruptions.source`, a
+    corrupted test set), in schema order. Values that are no `declared` dataset (null,
+    `synthetic`) are left out. The train rule asks for each one's manifest, so no shared
+    code knows which paper keeps a dataset under which key."""
+    declared = set(declared)
+    schema = _schema_file(Path(schema_dir) / f"{paper}.schema.yaml")
+    node = kind_schema(paper, experiment["kind"], schema_dir)
+    found = []
+    for path in sorted(_dataset_keys(node, schema), key=lambda p: p != ("dataset",)):
+        value = experiment
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str) and value in declared and value not in found:
+            found.append(value)
+    return found
 
 
 def resolve_experiments(config: dict, paper: str, schema_dir: Path = SCHEMA_DIR) -> dict:

@@ -6,6 +6,9 @@ the helpers to format them. Paths are relative to the workflow's working directo
 
 from __future__ import annotations
 
+import functools
+import re
+
 DATA_DIR = "resources/data/{dataset}"
 DATA_MANIFEST = DATA_DIR + "/manifest.json"
 PCA = "resources/pca/{dataset}.npz"
@@ -33,3 +36,24 @@ TABLE_EXTS = ("csv", "md", "tex")
 SCORECARD_EXTS = ("csv", "md")
 
 LOG = "logs/{rule}/{name}.log"
+
+
+@functools.lru_cache(maxsize=32)
+def _regex(pattern: str) -> re.Pattern:
+    parts = re.split(r"\{(\w+)\}", pattern)  # literal, name, literal, name, ...
+    value = {"seed": r"\d+"}  # any other wildcard: one path component
+    rx = "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>{value.get(part, '[^/]+')})"
+        for i, part in enumerate(parts)
+    )
+    return re.compile(rf"(?:^|/){rx}$")
+
+
+def fields(pattern: str, path: str) -> dict[str, str]:
+    """The wildcard values of `path`, a file laid out by `pattern` (e.g. RUN_ARTIFACTS ->
+    paper, experiment, seed); a leading working-directory prefix is allowed. ValueError
+    when `path` is not such a file."""
+    match = _regex(pattern).search(str(path))
+    if match is None:
+        raise ValueError(f"{path} is not laid out as {pattern}")
+    return match.groupdict()

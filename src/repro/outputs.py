@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from repro import registry
+from repro import layout, registry
 from repro.aggregate import read_summary
 
 
@@ -20,7 +20,8 @@ class Inputs:
     experiments: dict  # name -> resolved hyperparameters (selected experiments only)
     summaries: dict  # name -> summary DataFrame
     per_seed: dict = field(default_factory=dict)  # name -> per-seed DataFrame (aggregate.py)
-    artifacts: dict = field(default_factory=dict)  # name -> [artifacts.npz per seed]
+    # name -> {seed: artifacts.npz of that run}, in seed order
+    artifacts: dict = field(default_factory=dict)
     caption: str = ""
 
     def summary(self, name: str) -> pd.DataFrame:
@@ -30,6 +31,14 @@ class Inputs:
         """The per-seed table of experiment `name` (experiment, seed, step, split, metric,
         value); read it with `repro.aggregate.seed_values`."""
         return self.per_seed[name]
+
+    def artifact_files(self, name: str) -> list[str]:
+        """Every seed's artifacts.npz of experiment `name`, in seed order."""
+        return [self.artifacts[name][seed] for seed in sorted(self.artifacts.get(name, {}))]
+
+    def first_artifacts(self, name: str) -> str:
+        """The artifacts.npz of the experiment's lowest seed."""
+        return self.artifact_files(name)[0]
 
     def of_kind(self, kind: str) -> list[str]:
         return [n for n, p in self.experiments.items() if p["kind"] == kind]
@@ -47,9 +56,11 @@ def gather(
     """Pair the rule's input files with the selected experiments' hyperparameters."""
     by_name = {Path(p).stem: p for p in summaries}
     seeds_by_name = {Path(p).stem: p for p in per_seed}
-    arts: dict[str, list[str]] = {n: [] for n in experiments}
-    for path in artifacts:  # results/<paper>/runs/<experiment>/seed<k>/artifacts.npz
-        arts[Path(path).parent.parent.name].append(path)
+    arts: dict[str, dict[int, str]] = {n: {} for n in experiments}
+    for path in artifacts:  # keyed by experiment and seed through the layout's pattern
+        where = layout.fields(layout.RUN_ARTIFACTS, path)
+        arts[where["experiment"]][int(where["seed"])] = path
+    arts = {n: dict(sorted(by_seed.items())) for n, by_seed in arts.items()}
     return Inputs(
         paper=paper,
         preset=preset,

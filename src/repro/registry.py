@@ -13,10 +13,23 @@ from dataclasses import dataclass
 from repro import sources
 
 
+def matches(params: dict, pattern: dict) -> bool:
+    """Whether an experiment's resolved parameters fit `pattern` (key -> value, or key ->
+    a test called with the value)."""
+    return all(
+        key in params and (value(params[key]) if callable(value) else params[key] == value)
+        for key, value in pattern.items()
+    )
+
+
 @dataclass(frozen=True)
 class Needs:
     kinds: tuple[str, ...] = ()  # every configured experiment of these kinds
-    experiments: tuple[str, ...] = ()  # and these experiments by name
+    # and every experiment whose parameters fit one of these patterns (`matches`), e.g.
+    # {"kind": "traversal", "architecture": "MNIST_FF"}: outputs select by kind and
+    # parameters, so the library never names an experiment a preset happens to define
+    match: tuple[dict, ...] = ()
+    experiments: tuple[str, ...] = ()  # and these experiments by name (prefer `match`)
     artifacts: bool = False  # also every seed's artifacts.npz
     caption: str = ""  # what it shows and which paper figure/table it reproduces
     optional: bool = False  # named experiments may be absent from a preset (then skipped)
@@ -32,7 +45,9 @@ class Needs:
         return [
             name
             for name, params in experiments.items()
-            if params["kind"] in self.kinds or name in self.experiments
+            if params["kind"] in self.kinds
+            or name in self.experiments
+            or any(matches(params, pattern) for pattern in self.match)
         ]
 
     def made(self, experiments: dict) -> bool:
@@ -41,7 +56,7 @@ class Needs:
         output a preset does not make is no target of it (no placeholder files); its
         claims are listed as not run by the paper's scorecard. An output that asks for no
         experiment at all (a closed-form surface) is made by every preset."""
-        if not self.kinds and not self.experiments:
+        if not self.kinds and not self.experiments and not self.match:
             return True
         selected = [experiments[name] for name in self.select(experiments)]
         return any(

@@ -5,10 +5,20 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+# The library of this checkout (src/repro), also when it is not pip-installed. Snakemake
+# gives every `script:` job its own import path, so this one line is also how the rule
+# scripts import repro inside the `--sdm conda` envs (envs/: third-party packages only;
+# docs/architecture.md, "Software environments").
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from repro import codehash, layout, registry, sources
-from repro.config import hyperparameters, papers, resolve_experiments, validate
+from repro.config import (
+    datasets,
+    hyperparameters,
+    papers,
+    resolve_experiments,
+    validate,
+)
 
 validate(config)
 
@@ -30,30 +40,33 @@ def experiment_of(wildcards):
     return EXPERIMENTS[wildcards.paper][wildcards.experiment]
 
 
+def experiment_datasets(paper, experiment):
+    """Every declared dataset the experiment reads (repro.config.datasets)."""
+    return datasets(paper, experiment, DATASETS)
+
+
 # ---------------------------------------------------------------- train
 def train_inputs(wildcards):
-    """The manifest of the experiment's dataset, keyed by dataset name, its PCA (key
-    `pca`) when the experiment sets `pca: true`, and the manifest of a downloaded
-    corrupted test set (`corruptions.source` other than `synthetic`), keyed by its name;
-    with `init_from: <experiment>`, that experiment's artifacts of the same seed (key
-    `init`: the trained network a check starts from).
+    """The manifest of every dataset the experiment reads, keyed by dataset name (its
+    `dataset` and any other key its kind's schema declares a dataset, e.g. a corrupted
+    test set: repro.config.datasets), its PCA (key `pca`) when the experiment sets
+    `pca: true`, and with `init_from: <experiment>`, that experiment's artifacts of the
+    same seed (key `init`: the trained network a check starts from; cost_measure, which
+    has no seed wildcard, times the experiment's first seed).
     Datasets are fetched by the download rule (a localrule), never in the train job."""
     experiment = experiment_of(wildcards)
-    dataset = experiment["dataset"]
-    if not dataset:
-        return {}
-    inputs = {dataset: layout.DATA_MANIFEST.format(dataset=dataset)}
+    names = experiment_datasets(wildcards.paper, experiment)
+    inputs = {name: layout.DATA_MANIFEST.format(dataset=name) for name in names}
     if experiment.get("init_from"):
         inputs["init"] = layout.RUN_ARTIFACTS.format(
             paper=wildcards.paper,
             experiment=experiment["init_from"],
-            seed=wildcards.seed,
+            seed=(
+                wildcards.seed if hasattr(wildcards, "seed") else experiment["seeds"][0]
+            ),
         )
-    if experiment.get("pca"):
-        inputs["pca"] = layout.PCA.format(dataset=dataset)
-    source = (experiment.get("corruptions") or {}).get("source", "synthetic")
-    if source != "synthetic":
-        inputs[source] = layout.DATA_MANIFEST.format(dataset=source)
+    if experiment.get("pca") and names:
+        inputs["pca"] = layout.PCA.format(dataset=experiment["dataset"])
     return inputs
 
 
@@ -219,8 +232,11 @@ def total_cores(wildcards):
 
 def cost_inputs(wildcards):
     papers = cost_papers(wildcards)
-    datasets = {
-        e["dataset"] for p in papers for e in EXPERIMENTS[p].values() if e["dataset"]
+    names = {
+        name
+        for p in papers
+        for e in EXPERIMENTS[p].values()
+        for name in experiment_datasets(p, e)
     }
     return {
         "measurements": [
@@ -228,5 +244,5 @@ def cost_inputs(wildcards):
             for p in papers
             for name in EXPERIMENTS[p]
         ],
-        "manifests": [layout.DATA_MANIFEST.format(dataset=d) for d in sorted(datasets)],
+        "manifests": [layout.DATA_MANIFEST.format(dataset=d) for d in sorted(names)],
     }

@@ -6,7 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from repro.aggregate import series
+from repro.aggregate import population_std, series
+from repro.enkf.roles import MAIN, SGD
 from repro.plotting import band, diverged_label
 
 LAYERS = ("layer 1 (conv1)", "layer 2 (conv2)", "layer 3 (softmax)")
@@ -16,16 +17,9 @@ ACTIVATION = {"sigmoid": "Logistic Function", "relu": "ReLU", "tanh": "tanh"}
 
 
 # --------------------------------------------------------------------------- helpers
-def population_std(s) -> np.ndarray:
-    """Summary (sample, ddof=1) std -> numpy's default population std (ddof=0), as the
-    paper's plot; 0 for a single run."""
-    n = s["n"].to_numpy(dtype=float)
-    std = s["std"].to_numpy(dtype=float) * np.sqrt(np.maximum(n - 1, 0) / n)
-    return np.nan_to_num(std)
-
-
 def error_curve(inputs, name: str, split: str = "test"):
-    """(steps, mean error, population std, runs) of one experiment's test checkpoints."""
+    """(steps, mean error, population std, runs) of one experiment's test checkpoints
+    (population std, ddof = 0: numpy's default, as the paper's plots)."""
     s = series(inputs.summary(name), split, "error")
     runs = int(s["n"].max()) if len(s) else 0  # no finite value: every run diverged
     return s["step"].to_numpy(), s["mean"].to_numpy(), population_std(s), runs
@@ -43,7 +37,7 @@ def reference(inputs, J: int) -> str | None:
         and not p["adaptive"]
         and not p["legacy_batch_shift"]
     ]
-    return sorted(plain, key=lambda n: n != "enkf")[0] if plain else None
+    return sorted(plain, key=lambda n: n != MAIN)[0] if plain else None
 
 
 def _label(inputs, name: str, extra: str = "") -> str:
@@ -54,16 +48,12 @@ def _label(inputs, name: str, extra: str = "") -> str:
 
 
 def _first_artifacts(inputs, name: str):
-    return np.load(sorted(inputs.artifacts[name])[0])
+    return np.load(inputs.first_artifacts(name))
 
 
 def _all_artifacts(inputs, name: str) -> list:
-    """Every seed's artifacts, in seed order (results/.../seed<k>/artifacts.npz)."""
-    return [np.load(f) for f in sorted(inputs.artifacts[name], key=_seed_of)]
-
-
-def _seed_of(path) -> int:
-    return int(str(path).rsplit("seed", 1)[1].split("/")[0])
+    """Every seed's artifacts, in seed order."""
+    return [np.load(f) for f in inputs.artifact_files(name)]
 
 
 def _iteration_axis(ax, inputs, name):
@@ -76,7 +66,7 @@ def _iteration_axis(ax, inputs, name):
 
 # --------------------------------------------------------------------------- Fig. 1
 def fig1(inputs):
-    steps, enkf, enkf_std, runs = error_curve(inputs, "enkf")
+    steps, enkf, enkf_std, runs = error_curve(inputs, MAIN)
     pos = np.arange(len(steps) + 1)
     fig, ax = plt.subplots(figsize=(8, 4.6))
 
@@ -85,19 +75,22 @@ def fig1(inputs):
         e = np.r_[0.0, std[: len(pos) - 1]]
         return band(ax, pos[: len(y)], y, e, label=label, marker="o", ms=3.5, **kw)
 
-    plot(enkf, enkf_std, f"EnKF (σ = 0.1, {_label(inputs, 'enkf')})", color="C0")
-    sgd = inputs.experiments["sgd"]
-    _, m, sd, n = error_curve(inputs, "sgd", "test_updates")
+    plot(enkf, enkf_std, f"EnKF (σ = 0.1, {_label(inputs, MAIN)})", color="C0")
+    sgd = inputs.experiments[SGD]
+    _, m, sd, n = error_curve(inputs, SGD, "test_updates")
     label = f"SGD σ = 1, test every {sgd['eval_every']} SGD steps ({n} runs)"
-    plot(m, sd, diverged_label(label, inputs, "sgd"), color="C3")
-    _, m, sd, n = error_curve(inputs, "sgd", "test_epoch")
+    plot(m, sd, diverged_label(label, inputs, SGD), color="C3")
+    _, m, sd, n = error_curve(inputs, SGD, "test_epoch")
     label = f"SGD σ = 1, {sgd['epoch_points']} tests spread over one epoch ({n} runs)"
-    plot(m, sd, diverged_label(label, inputs, "sgd"), color="C1", ls="--")
-    J1 = inputs.experiments["enkf_sigma1"]["J"]
-    _, m, sd, _ = error_curve(inputs, "enkf_sigma1")
-    plot(m, sd, f"EnKF σ = 1 ({_label(inputs, 'enkf_sigma1')})", color="C2", ls=":")
+    plot(m, sd, diverged_label(label, inputs, SGD), color="C1", ls="--")
+    sigma1 = next(
+        n for n, p in inputs.experiments.items() if p["kind"] == "enkf" and p["sigma"] == 1
+    )
+    J1 = inputs.experiments[sigma1]["J"]
+    _, m, sd, _ = error_curve(inputs, sigma1)
+    plot(m, sd, f"EnKF σ = 1 ({_label(inputs, sigma1)})", color="C2", ls=":")
     ref = reference(inputs, J1)
-    if ref and ref != "enkf":
+    if ref and ref != MAIN:
         _, m, sd, _ = error_curve(inputs, ref)
         plot(m, sd, f"EnKF σ = 0.1 ({_label(inputs, ref)})", color="C0", ls=":", alpha=0.7)
     ax.set_xticks(pos, ["start"] + [str(s) for s in steps], rotation=45 if len(pos) > 10 else 0)
@@ -304,7 +297,7 @@ def fig8a(inputs):
     for name in sorted(inputs.experiments, key=lambda n: inputs.experiments[n]["J"]):
         steps, mean, std, _ = error_curve(inputs, name)
         band(ax, steps, mean, std, marker="o", ms=3, label=_label(inputs, name, "EnKF, "))
-    _iteration_axis(ax, inputs, "enkf")
+    _iteration_axis(ax, inputs, MAIN)
     ax.legend()
     return fig
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import diverged_seeds, final, seed_values, series
+from repro.aggregate import diverged_seeds, final, population_std, seed_values, series
 from repro.enkf import reported
 from repro.enkf.figures import error_curve, reference
+from repro.enkf.roles import MAIN, SGD
 from repro.tables import NOT_RUN, Scorecard, verdict_claim, verdict_numeric
 
 
@@ -16,9 +17,9 @@ def _at(values, i):
 
 
 def fig1(inputs) -> pd.DataFrame:
-    steps, enkf, enkf_std, _ = error_curve(inputs, "enkf")
-    _, sgd, sgd_std, _ = error_curve(inputs, "sgd", "test_updates")
-    _, sgd_e, sgd_e_std, _ = error_curve(inputs, "sgd", "test_epoch")
+    steps, enkf, enkf_std, _ = error_curve(inputs, MAIN)
+    _, sgd, sgd_std, _ = error_curve(inputs, SGD, "test_updates")
+    _, sgd_e, sgd_e_std, _ = error_curve(inputs, SGD, "test_epoch")
     rows = []
     for i, step in enumerate(steps):
         rows.append(
@@ -59,7 +60,7 @@ def scorecard(inputs) -> list[dict]:
     card = Scorecard("enkf", inputs.preset)
     exps = inputs.experiments
     paper_scale = inputs.preset == "paper"
-    plain = reference(inputs, exps["enkf"]["J"]) if "enkf" in exps else None
+    plain = reference(inputs, exps[MAIN]["J"]) if MAIN in exps else None
     if plain:
         table = inputs.seeds(plain)
         diverged = bool(diverged_seeds(table))
@@ -126,7 +127,7 @@ def scorecard(inputs) -> list[dict]:
         table = inputs.seeds(sgd)
         diverged = bool(diverged_seeds(table))
         last = final(inputs.summary(sgd), "test_updates", "error")
-        std_pop = float(last["std"]) * np.sqrt((last["n"] - 1) / last["n"])
+        std_pop = population_std(last)
         card.add(
             "Fig. 1: SGD (σ = 1) test error at the last checkpoint, mean ± std of 10 runs",
             "81.85 ± 24.02 %",

@@ -52,7 +52,7 @@ FIGURES = {
         "seeds, n per curve in the legend.",
     ),
     "fig_vf_angle": Needs(
-        experiments=("vfcnn_ce_symmetric", "vfcnn_ce_same_update"),
+        match=({"kind": "train", "vf": True, "algorithm": "ep"},),  # VF nets trained with EP
         caption="Asymmetric (VF) ConvNet trained with symmetric EP: angle between the "
         "backward weights B_n and the forward weights W_{n+1} per epoch, with different "
         "updates (default) and with --same-update; mean ± std over seeds.",

@@ -45,7 +45,7 @@ def fig_gdu_curves(inputs):
     )
     for row, name in enumerate(names):
         params = inputs.experiments[name]
-        arrays = np.load(inputs.artifacts[name][0])
+        arrays = np.load(inputs.first_artifacts(name))
         index = int(np.argmin(np.abs(arrays["betas"] - params["curve_beta"])))
         beta = arrays["betas"][index]
         for col in range(columns):
@@ -207,7 +207,7 @@ def fig_bias_vs_beta(inputs):
         ax.set_title("σ kinks / max-pool switches met while nudged", fontsize=9)
 
         ax = axes[2, col]
-        for i, path in enumerate(inputs.artifacts[name]):
+        for i, path in enumerate(inputs.artifact_files(name)):
             with np.load(path) as arrays:
                 if "residual" not in arrays:
                     continue

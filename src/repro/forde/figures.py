@@ -22,7 +22,7 @@ METHOD_COLORS = {"de": "C0", "forde_pca": "C3", "forde_identity": "C2", "forde_t
 
 def _seed_arrays(inputs, name) -> list:
     """Every seed's artifacts.npz of experiment `name`, by seed."""
-    return [np.load(path) for path in sorted(inputs.artifacts[name])]
+    return [np.load(path) for path in inputs.artifact_files(name)]
 
 
 def _n(inputs, name) -> int:
@@ -35,7 +35,7 @@ def fig2(inputs):
         1, len(names), figsize=(3.4 * len(names), 3.4), squeeze=False, sharey=True
     )
     for ax, name in zip(axes[0], names, strict=True):
-        first = sorted(inputs.artifacts[name])[0]  # .../seed<k>/artifacts.npz
+        first = inputs.first_artifacts(name)
         arrays = np.load(first)
         grid, pred = arrays["grid"], arrays["predictions"]
         mean, std = pred.mean(0), pred.std(0)

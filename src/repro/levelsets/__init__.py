@@ -4,12 +4,12 @@ deep neural networks" (arXiv:2011.04189).
 Spec: shared/papers/levelsets.md; choices: docs/levelsets.md. This module only declares
 what each figure, table and the scorecard are made from (torch-free).
 
-Experiments are named after the paper's scripts: `<EXP>` is the level-set traversal
-(kind `traversal`) and `L2_<EXP>` the weight-decay grid (kind `weight_decay`); those
-names appear only in the `Needs` below. Figure, table and scorecard code select by kind
-and architecture. A figure whose experiment a preset does not run (CIFAR10_CONV in the
-quick preset: no CIFAR-10 images in the data mirror) selects no experiment, so it is no
-target of that preset (`Needs.made`); the scorecard lists the architecture as not run.
+Outputs select experiments by kind (`traversal`: the level-set walk; `weight_decay`: the
+weight-decay grid) and `architecture` (the paper's five, below), never by name (the
+configs name them after the paper's scripts, `<ARCH>` and `L2_<ARCH>`). A figure whose
+architecture a preset does not run (CIFAR10_CONV in the quick preset: no CIFAR-10 images
+in the data mirror) selects no experiment, so it is no target of that preset
+(`Needs.made`); the scorecard lists the architecture as not run.
 """
 
 from repro.registry import Needs
@@ -27,19 +27,20 @@ ARCHITECTURES = {
 
 FIGURES = {
     **{
-        f"fig2_{exp}": Needs(
-            optional=True,
-            experiments=(exp,),
-            caption=f"Fig. 2 ({exp}): along the level-set walk, the change from predictor "
+        f"fig2_{arch}": Needs(
+            match=({"kind": "traversal", "architecture": arch},),
+            caption=f"Fig. 2 ({arch}): along the level-set walk, the change from predictor "
             "step 0 of the angle between ∇R and ∇L, R = ||w||², the test loss and the test "
             "metric (thin: each run; thick: mean), and abs(L − L0) right after each predictor "
             "step (before any corrector; log scale) against the tolerance band.",
         )
-        for exp in ARCHITECTURES
+        for arch in ARCHITECTURES
     },
     "fig7": Needs(
-        optional=True,
-        experiments=("MNIST_FF", "L2_MNIST_FF"),
+        match=(
+            {"kind": "traversal", "architecture": "MNIST_FF"},
+            {"kind": "weight_decay", "architecture": "MNIST_FF"},
+        ),
         artifacts=True,
         caption="Fig. 7 (MNIST_FF): PCA (6 components, z-scored coordinates) of the last "
         "weight snapshots of every run; (a) explained variance, (b) PC1-3 and PC4-6 with "

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from repro.aggregate import diverged_seeds
-from repro.levelsets import FIG7_LAMBDA
+from repro.levelsets import ARCHITECTURES, FIG7_LAMBDA
 from repro.levelsets.results import baseline_finals, metric_label, regression
 from repro.plotting import diverged_mark
 
@@ -35,12 +35,12 @@ def _per_run(table, metric: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     }
 
 
-def fig2(inputs, experiment: str | None = None):
+def fig2(inputs):
     """Fig. 2 of one traversal experiment. The between-run spread (different subsets and
     inits) dwarfs what changes along one walk, so each run is drawn as its change from
     its own step 0; the bottom panel is where the tolerance can fail: |L − L0| right after
     each predictor step (before any corrector), log scale, with the band."""
-    name = experiment if experiment in inputs.experiments else _only(inputs, "traversal")
+    name = _only(inputs, "traversal")  # the Needs select one architecture's walk
     params, table = inputs.experiments[name], inputs.seeds(name)
     scale = 1.0 if regression(params) else 100.0
     fig, axes = plt.subplots(len(PANELS) + 1, 1, figsize=(5, 8.5), sharex=True)
@@ -90,15 +90,10 @@ def fig2(inputs, experiment: str | None = None):
 
 
 def __getattr__(name: str):
-    """`fig2_<EXP>` (one figure id per experiment, see repro.levelsets.FIGURES) is fig2."""
-    if name.startswith("fig2_"):
-        experiment = name.removeprefix("fig2_")
-
-        def draw(inputs):
-            return fig2(inputs, experiment)
-
-        draw.__name__ = name
-        return draw
+    """`fig2_<ARCH>` (one figure id per architecture, see repro.levelsets.FIGURES) is fig2
+    (its `Needs` select that architecture's walk)."""
+    if name.startswith("fig2_") and name.removeprefix("fig2_") in ARCHITECTURES:
+        return fig2
     raise AttributeError(name)
 
 
@@ -106,8 +101,10 @@ def fig7(inputs):
     from repro.levelsets.pca_snapshots import snapshot_pca
 
     name, wd = _only(inputs, "traversal"), _only(inputs, "weight_decay")
-    wd_paths = inputs.artifacts.get(wd, []) if wd else []
-    result = snapshot_pca(inputs.artifacts[name], inputs.experiments[name], wd_paths, FIG7_LAMBDA)
+    wd_paths = inputs.artifact_files(wd) if wd else []
+    result = snapshot_pca(
+        inputs.artifact_files(name), inputs.experiments[name], wd_paths, FIG7_LAMBDA
+    )
     fig = plt.figure(figsize=(14, 9))
     ax = fig.add_subplot(2, 3, 1)
     ratios = result.pca.explained_variance_ratio

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import series
+from repro.aggregate import population_std, series
 
 
 def regression(params: dict) -> bool:
@@ -18,13 +18,6 @@ def metric_label(params: dict, percent: bool = False) -> str:
     return "test accuracy (%)" if percent else "test accuracy"
 
 
-def population_std(rows: pd.DataFrame) -> pd.Series:
-    """NumPy's std (ddof = 0), as the paper's notebooks use, from the summary's ddof = 1."""
-    n = rows["n"].to_numpy(dtype=float)
-    factor = np.sqrt(np.where(n > 1, (n - 1) / np.maximum(n, 1), 0.0))
-    return rows["std"].fillna(0.0) * factor
-
-
 def walk_point(summary: pd.DataFrame, metric: str, which: int) -> dict:
     """Mean, population std and n of a walk metric at its first (0) or last (-1) logged step."""
     rows = series(summary, "walk", metric)
@@ -33,7 +26,7 @@ def walk_point(summary: pd.DataFrame, metric: str, which: int) -> dict:
     row = rows.iloc[which]
     return {
         "mean": float(row["mean"]),
-        "std": float(population_std(rows.iloc[[which]]).iloc[0]),
+        "std": population_std(row),  # ddof = 0, as the paper's notebooks (NumPy's std)
         "n": int(row["n"]),
         "step": int(row["step"]),
     }
@@ -57,7 +50,7 @@ def baseline_finals(summary: pd.DataFrame) -> pd.DataFrame:
         for metric in ("loss", "metric"):
             m = last[last["metric"] == metric]  # empty when every run's value is non-finite
             row[f"{metric}_mean"] = float(m["mean"].iloc[0]) if len(m) else np.nan
-            row[f"{metric}_std"] = float(population_std(m).iloc[0]) if len(m) else np.nan
+            row[f"{metric}_std"] = population_std(m.iloc[0]) if len(m) else np.nan
             row["n"] = max(row["n"], int(m["n"].iloc[0]) if len(m) else 0)
         rows.append(row)
     columns = ["lambda", "epoch", "n", "loss_mean", "loss_std", "metric_mean", "metric_std"]

@@ -4,21 +4,20 @@ Spec: shared/papers/optimization_lab.md; choices: docs/optlab.md. This module on
 declares what each figure, table and the scorecard are made from (torch-free).
 """
 
+from repro.optlab.reported import INIT_SETTINGS, L1_LR
 from repro.registry import Needs
 
-INIT_EXPERIMENTS = (
-    "init_identity_const",
-    "init_identity_std0.01",
-    "init_identity_std0.1",
-    "init_identity_equal_var",
-    "init_identity_xavier",
-    "init_tanh_xavier",
-    "init_relu_kaiming",
-)
+
+def _init_match(setting: tuple) -> dict:
+    return {
+        "kind": "init_diag",
+        **dict(zip(("activation", "init", "init_scale"), setting, strict=True)),
+    }
+
 
 FIGURES = {
     "L1": Needs(
-        experiments=("mlp_lr0.005",),
+        match=({"kind": "mnist_mlp", "lr": L1_LR},),
         caption="Lab fig. L1: loss of every mini-batch in the first epoch of SGD "
         "(lr 0.005) and its 50-batch moving average.",
     ),
@@ -34,13 +33,13 @@ FIGURES = {
     ),
     **{
         f"I{i}": Needs(
-            experiments=(name,),
+            match=(_init_match(setting),),
             artifacts=True,
             caption=f"Lab fig. I{i}: weight-gradient histograms (top) and "
             "activation densities (bottom) per Linear layer, first 1024 "
             "training images, first seed.",
         )
-        for i, name in enumerate(INIT_EXPERIMENTS, start=1)
+        for i, setting in enumerate(INIT_SETTINGS, start=1)
     },
     "I_variance": Needs(
         kinds=("init_diag",),

@@ -154,7 +154,7 @@ def _histograms(ax, values: np.ndarray, stat: str, color: str) -> None:
 
 def _init_figure(inputs):
     (name,) = inputs.experiments
-    arrays = np.load(inputs.artifacts[name][0])
+    arrays = np.load(inputs.first_artifacts(name))
     layers = sorted(int(k.split("_")[1]) for k in arrays.files if k.startswith("gradient_"))
     summary = inputs.summary(name)
     fig, axes = plt.subplots(2, len(layers), figsize=(3 * len(layers), 5.4))

@@ -7,6 +7,14 @@ import pandas as pd
 
 from repro.aggregate import diverged_seeds, final, n_diverged, series
 from repro.optlab import reported
+from repro.optlab.reported import (
+    IDENTITY_EQUAL_VAR,
+    IDENTITY_STD001,
+    IDENTITY_STD01,
+    RELU_KAIMING,
+    TANH_XAVIER,
+    init_setting,
+)
 from repro.tables import Scorecard, verdict_claim, verdict_numeric
 
 
@@ -48,11 +56,12 @@ def init_variances(inputs) -> pd.DataFrame:
         s = inputs.summary(name)
         act = series(s, "activation", "variance").set_index("step")
         grad = series(s, "gradient", "variance").set_index("step")
+        setting = init_setting(p)
         ref_act = dict(
-            zip(reported.LAYERS, reported.ACTIVATION_VARIANCE.get(name, ()), strict=False)
+            zip(reported.LAYERS, reported.ACTIVATION_VARIANCE.get(setting, ()), strict=False)
         )
         ref_grad = dict(
-            zip(reported.LAYERS, reported.GRADIENT_VARIANCE.get(name, ()), strict=False)
+            zip(reported.LAYERS, reported.GRADIENT_VARIANCE.get(setting, ()), strict=False)
         )
         for layer in act.index:
             rows.append(
@@ -155,9 +164,13 @@ def scorecard(inputs) -> list[dict]:
             "a diverged lr-1 run is the claim, not a failure of it",
         )
 
-    # Part 2: initialisation
-    for name, ref in reported.ACTIVATION_VARIANCE.items():
-        if name in inputs.experiments:
+    # Part 2: initialisation (experiments by their (activation, init, init_scale))
+    by_setting = {
+        init_setting(p): n for n, p in inputs.experiments.items() if p["kind"] == "init_diag"
+    }
+    for setting, ref in reported.ACTIVATION_VARIANCE.items():
+        if setting in by_setting:
+            name = by_setting[setting]
             ours = series(inputs.summary(name), "activation", "variance")["mean"].to_numpy()
             ratio = np.abs(np.log10(ours / np.asarray(ref)))
             add(
@@ -168,9 +181,9 @@ def scorecard(inputs) -> list[dict]:
                 "each layer within a factor 2 of the notebook's one random draw; ours: mean "
                 "over seeds",
             )
-    if "init_tanh_xavier" in inputs.experiments:
-        ref = reported.GRADIENT_VARIANCE["init_tanh_xavier"]
-        ours = series(inputs.summary("init_tanh_xavier"), "gradient", "variance")["mean"]
+    if TANH_XAVIER in by_setting:
+        ref = reported.GRADIENT_VARIANCE[TANH_XAVIER]
+        ours = series(inputs.summary(by_setting[TANH_XAVIER]), "gradient", "variance")["mean"]
         ratio = np.abs(np.log10(ours.to_numpy() / np.asarray(ref)))
         add(
             "Weight-gradient variance per layer, Tanh + Xavier",
@@ -180,26 +193,19 @@ def scorecard(inputs) -> list[dict]:
             "each layer within a factor 2; ours: mean over seeds",
         )
     variances = {
-        n: series(inputs.summary(n), "activation", "variance")["mean"].to_numpy()
-        for n, p in inputs.experiments.items()
-        if p["kind"] == "init_diag"
+        setting: series(inputs.summary(n), "activation", "variance")["mean"].to_numpy()
+        for setting, n in by_setting.items()
     }
-    needed = (
-        "init_identity_std0.01",
-        "init_identity_std0.1",
-        "init_identity_equal_var",
-        "init_tanh_xavier",
-        "init_relu_kaiming",
-    )
-    if all(n in variances for n in needed):
+    needed = (IDENTITY_STD001, IDENTITY_STD01, IDENTITY_EQUAL_VAR, TANH_XAVIER, RELU_KAIMING)
+    if all(s in variances for s in needed):
         v = variances
         flat = lambda a: a.max() / a.min() < 2  # noqa: E731
         holds = (
-            v["init_identity_std0.01"][-1] < v["init_identity_std0.01"][0] / 100
-            and v["init_identity_std0.1"][-1] > v["init_identity_std0.1"][0] * 10
-            and flat(v["init_identity_equal_var"])
-            and flat(v["init_relu_kaiming"])
-            and v["init_tanh_xavier"][3] < v["init_tanh_xavier"][0] / 2
+            v[IDENTITY_STD001][-1] < v[IDENTITY_STD001][0] / 100
+            and v[IDENTITY_STD01][-1] > v[IDENTITY_STD01][0] * 10
+            and flat(v[IDENTITY_EQUAL_VAR])
+            and flat(v[RELU_KAIMING])
+            and v[TANH_XAVIER][3] < v[TANH_XAVIER][0] / 2
         )
         add(
             "Activation variance vanishes for std 0.01, explodes for std 0.1, stays flat for "
