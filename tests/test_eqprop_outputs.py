@@ -126,8 +126,14 @@ def test_table_with_one_seed_every_seed_diverged_and_a_missing_metric():
 
 
 # ---------------------------------------------------------------------------- scorecard
-def _quick_card(sym=(0.08, 0.09, 0.07), one=(0.91, 0.90, 0.92), rand=(0.09, 0.1, 0.08),
-                bptt=(0.07, 0.08, 0.08), diverged=None, dataset="mnist"):  # fmt: skip
+def _quick_card(
+    sym=(0.08, 0.09, 0.07),
+    one=(0.91, 0.90, 0.92),
+    rand=(0.09, 0.1, 0.08),
+    bptt=(0.07, 0.08, 0.08),
+    diverged=None,
+    dataset="mnist",
+):
     diverged = diverged or {}
 
     def exp(name, values, **params):
@@ -221,10 +227,24 @@ GDU = {
     "t2": 10,
     "n_images": 20,
 }
-MLP_GDU = {**GDU, "channels": [], "pools": "", "fc": [512, 10], "activation": "tanh", "t1": 30,
-           "label": "MLP 784-512-10 tanh"}  # fmt: skip
-CNN_GDU = {**GDU, "channels": [16, 32], "pools": "mm", "fc": [10], "activation": "my_hard_sig",
-           "t1": 40, "label": "CNN 1-16-32-10 my_hard_sig"}  # fmt: skip
+MLP_GDU = {
+    **GDU,
+    "channels": [],
+    "pools": "",
+    "fc": [512, 10],
+    "activation": "tanh",
+    "t1": 30,
+    "label": "MLP 784-512-10 tanh",
+}
+CNN_GDU = {
+    **GDU,
+    "channels": [16, 32],
+    "pools": "mm",
+    "fc": [10],
+    "activation": "my_hard_sig",
+    "t1": 40,
+    "label": "CNN 1-16-32-10 my_hard_sig",
+}
 
 
 def gdu(name, params, betas, rel, changed=None, seeds=(0, 1, 2), tensors=("W1", "W2", "b1")):
@@ -408,7 +428,7 @@ def test_fig_vf_angle_plots_the_mean_angle_per_epoch():
             angles={0: [90, 89, 88]},
             vf=True,
             same_update=True,
-        ),  # fmt: skip
+        ),
     ]
     fig = figures.fig_vf_angle(_inputs(*exps))
     lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
