@@ -196,8 +196,12 @@ def test_scorecard_sgd_bimodality():
 
 def test_scorecard_with_diverged_runs_never_holds():
     rows = ktables.scorecard(_card(diverged={"enkf": (0, 1, 2), "sgd": (2,)}))
-    for start in ("Quick scale (spec §5)", "Fig. 1: first checkpoint", "Quick scale: EnKF error",
-                  "Quick scale: SGD from N(0,1)"):  # fmt: skip
+    for start in (
+        "Quick scale (spec §5)",
+        "Fig. 1: first checkpoint",
+        "Quick scale: EnKF error",
+        "Quick scale: SGD from N(0,1)",
+    ):
         assert synthetic.row(rows, start)["verdict"] == tables.DIVERGED, start
 
 
@@ -351,10 +355,15 @@ def _gd_artifacts(tmp_path, seeds=(0, 1)):
             grad = np.zeros((2, 20, 3, 2))
             grad[..., 0] = np.arange(20)[None, :, None] * 1e-3 * (seed + 1)
             grad[..., 1] = 1e-4
-            snaps = {f"grad_snapshot_{k}": np.linspace(-1, 1, 3 * 5 * k).reshape(3, 5 * k) * k
-                     for k in (1, 2, 3)}  # fmt: skip
-            paths[name].append(synthetic.save_artifacts(tmp_path, name, seed, grad_stats=grad,
-                stats_epochs=np.array([0, 1]), **snaps))  # fmt: skip
+            snaps = {
+                f"grad_snapshot_{k}": np.linspace(-1, 1, 3 * 5 * k).reshape(3, 5 * k) * k
+                for k in (1, 2, 3)
+            }
+            paths[name].append(
+                synthetic.save_artifacts(
+                    tmp_path, name, seed, grad_stats=grad, stats_epochs=np.array([0, 1]), **snaps
+                )
+            )
     return paths
 
 
