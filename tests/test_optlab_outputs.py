@@ -292,8 +292,8 @@ def test_i_variance_marks_exact_zero_variances_on_the_axis_floor():
 def test_o1_surface_is_the_lab_closed_form():
     fig = figures.O1(_inputs())
     surface = fig.axes[0].collections[0]
-    points = np.asarray(surface._faces).reshape(-1, 3)  # every polygon's 3-D vertices
-    w1, w2, z = points[np.abs(points).sum(1) > 0].T  # short polygons are padded with zeros
+    faces, pad = np.asarray(surface._faces), np.asarray(surface._invalid_vertices)
+    w1, w2, z = faces[~pad].T  # every polygon's 3-D vertices (short polygons are padded)
     expected = np.tanh(w1) ** 2 + 0.01 * np.abs(w1) + 1 / (1 + np.exp(-w2))
     np.testing.assert_allclose(z, expected, rtol=1e-12)
     assert w1.min() == pytest.approx(-5) and w2.max() < 5
