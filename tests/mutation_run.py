@@ -69,17 +69,20 @@ MODULES = {
 }
 
 
-def narrowed(pyproject: str, source: str, tests: list[str]) -> str:
+def narrowed(pyproject: str, source: str, tests: list[str], timeout_multiplier: float) -> str:
     """pyproject.toml with [tool.mutmut]'s only_mutate and test selection narrowed."""
 
     def listing(items):
         return "[\n" + "".join(f'    "{i}",\n' for i in items) + "]"
 
     text = re.sub(r"only_mutate = \[[^\]]*\]", f"only_mutate = {listing([source])}", pyproject)
-    return re.sub(
+    text = re.sub(
         r"pytest_add_cli_args_test_selection = \[[^\]]*\]",
         f"pytest_add_cli_args_test_selection = {listing(tests)}",
         text,
+    )
+    return text.replace(
+        "[tool.mutmut]\n", f"[tool.mutmut]\ntimeout_multiplier = {timeout_multiplier}\n", 1
     )
 
 
@@ -88,6 +91,14 @@ def main() -> int:
     parser.add_argument("module", choices=sorted(MODULES))
     parser.add_argument("--workdir", default="/tmp/mutmut", help="parent of the copies")
     parser.add_argument("--fresh", action="store_true", help="delete an earlier copy first")
+    parser.add_argument(
+        "--timeout-multiplier",
+        type=float,
+        default=15.0,
+        help="mutmut's (15 by default): a mutant times out after (baseline test time + 1 s) x "
+        "this, in wall seconds. On a loaded machine clean tests time out too: rerun with a "
+        "larger value (mutmut then rechecks only the timed-out mutants)",
+    )
     args = parser.parse_args()
     source, tests, globs = MODULES[args.module]
     work = Path(args.workdir) / args.module
@@ -102,7 +113,7 @@ def main() -> int:
             ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
         )
     (work / "pyproject.toml").write_text(
-        narrowed((REPO / "pyproject.toml").read_text(), source, tests)
+        narrowed((REPO / "pyproject.toml").read_text(), source, tests, args.timeout_multiplier)
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
