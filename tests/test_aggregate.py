@@ -211,3 +211,11 @@ def test_series_and_final_shape_and_errors():
     assert final(summary, "val", "acc")["mean"] == 0.3
     with pytest.raises(KeyError, match="split='test', metric='acc'"):
         final(summary, "test", "acc")
+
+
+def test_summary_of_a_single_row():
+    from repro.aggregate import summary_rows
+
+    (row,) = summary_rows([("only", 4, 1, "val", "acc", 0.5)])
+    assert row[:6] == ("only", 1, "val", "acc", 1, 0.5)
+    assert math.isnan(row[6]) and math.isnan(row[7])  # one value: no std, no interval
