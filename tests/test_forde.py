@@ -98,6 +98,31 @@ def test_tuned_weights_interpolate():
     torch.testing.assert_close(kernel.component_weights(lam, "tuned", 0.5, "site"), 0.5 + 0.5 * lam)
 
 
+def test_lengthscale_weights_and_projection_dtypes_devices_and_defaults():
+    """Weights in float64 on the CPU whatever the eigenvalues' dtype (a float32 PCA
+    file) or torch's default device; alpha defaults to 1 (FoRDE-Tuned = FoRDE-PCA); the
+    projection U diag(sqrt(w)) comes in the dtype and on the device asked for."""
+    lam32 = np.array([4.0, 1.0, 0.25], dtype=np.float32)
+    weights = kernel.component_weights(lam32, "tuned")
+    assert weights.dtype == torch.float64 and weights.tolist() == [4.0, 1.0, 0.25]
+    basis = np.array([[0.6, -0.8, 0.0], [0.8, 0.6, 0.0], [0.0, 0.0, 1.0]])
+    torch.set_default_device("meta")
+    try:
+        w = kernel.component_weights(lam32, "pca")
+        proj = kernel.projection_matrix(basis, w, torch.float32)
+    finally:
+        torch.set_default_device(None)
+    assert w.device.type == "cpu" and proj.device.type == "cpu" and proj.dtype == torch.float32
+    expected = basis * np.sqrt([4.0, 1.0, 0.25])[None, :]  # column k scaled by sqrt(w_k)
+    np.testing.assert_allclose(proj.numpy(), expected, rtol=1e-7)
+    assert kernel.projection_matrix(basis, w, torch.float64).dtype == torch.float64
+    assert kernel.projection_matrix(basis, w, device="meta").device.type == "meta"
+    with pytest.raises(ValueError, match="unknown lengthscale mode 'diag'"):
+        kernel.component_weights(lam32, "diag")
+    with pytest.raises(ValueError, match=r"unknown FoRDE-Tuned form 'other' \(paper \| site\)"):
+        kernel.component_weights(lam32, "tuned", 0.5, "other")
+
+
 def test_repulsion_gradient_matches_finite_differences():
     """d R / d g_i with the j-side and the bandwidths held fixed (stop-gradient)."""
     torch.manual_seed(1)
