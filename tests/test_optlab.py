@@ -53,6 +53,13 @@ def test_ema_momentum_equals_torch_momentum_with_scaled_lr():
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
+def test_momentum_defaults_to_zero_which_is_plain_sgd():
+    a, b = _twin_params()
+    _step_both(optim.SGDMomentum(a, lr=0.1), torch.optim.SGD(b, lr=0.1), a, b, steps=5)
+    for p, q in zip(a, b, strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-6)
+
+
 def test_ema_momentum_differs_from_torch_at_same_lr():
     a, b = _twin_params()
     _step_both(
