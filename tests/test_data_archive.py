@@ -274,3 +274,40 @@ def test_verify_all_defaults_to_resources_data(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     listed = Path("resources/data/set/manifest.json")
     assert data.verify_all() == [f"{listed.parent / 'g'}: missing (listed in {listed})"]
+
+
+def test_files_copied_from_the_mirror_are_logged_and_errors_say_which_file(tmp_path, packed):
+    listed = {p: md5(b) for p, b in MEMBERS.items()}
+    mirror = packed("files", MEMBERS, listed)
+    for rel, blob in MEMBERS.items():
+        (mirror / rel).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / rel).write_bytes(blob)
+    lines = []
+    data.fetch("files", tmp_path / "dest", mirror=mirror, log=lines.append)
+    assert lines == [f"files: {rel} copied from the mirror" for rel in MEMBERS]
+    # a present file with other bytes: named as the present file of that dataset
+    (tmp_path / "dest/pack/x.bin").write_bytes(b"x" * 999)
+    with pytest.raises(data.DataError, match=r"^dataset file \(already present\) of files '"):
+        data.fetch("files", tmp_path / "dest", mirror=mirror, log=quiet)
+    # check_manifest: a changed file, then no manifest at all
+    manifest = tmp_path / "dest/manifest.json"
+    with pytest.raises(data.DataError, match=rf"^dataset file '{tmp_path / 'dest/pack/x.bin'}' is"):
+        data.check_manifest(manifest)
+    manifest.unlink()
+    with pytest.raises(data.DataError) as err:
+        data.check_manifest(manifest)
+    assert str(err.value) == (
+        f"dataset manifest '{manifest}' is missing; run the download rule first"
+    )
+
+
+def test_a_file_in_no_source_names_the_mirror_it_looked_in(tmp_path, monkeypatch, no_wait):
+    monkeypatch.setitem(
+        data.REGISTRY, "lost", data.Dataset("lost", (data.DataFile("a/b.bin", "0" * 32),))
+    )
+    (tmp_path / "mirror").mkdir()
+    with pytest.raises(data.DataError) as err:
+        data.fetch("lost", tmp_path / "dest", mirror=tmp_path / "mirror", log=quiet)
+    assert f"not in the mirror '{tmp_path / 'mirror'}'" in str(err.value)
+    with pytest.raises(data.DataError, match=r"not in a mirror \(none set"):
+        data.fetch("lost", tmp_path / "dest", mirror=None, log=quiet)
