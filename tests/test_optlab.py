@@ -67,7 +67,7 @@ def test_adam_eps_is_added_to_the_root_and_make_passes_every_hyperparameter():
     adam = optim.Adam([w], lr=0.1, eps=1e-8)
     w.grad = torch.full((1,), 1e-8)
     adam.step()
-    assert float(w) == pytest.approx(-0.05, rel=1e-6)
+    assert float(w.detach()) == pytest.approx(-0.05, rel=1e-6)
     hyper = {"lr": 0.3, "beta1": 0.5, "beta2": 0.75, "eps": 0.125}
     made = optim.make("adam", [w], hyper)
     assert (made.lr, made.beta1, made.beta2, made.eps) == (0.3, 0.5, 0.75, 0.125)
