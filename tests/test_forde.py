@@ -330,6 +330,71 @@ def test_second_moment_from_foundation_pca_matches_direct():
     np.testing.assert_allclose(basis @ np.diag(values) @ basis.T, direct, atol=1e-10)
 
 
+def test_second_moment_pieces_compute_in_float64_and_check_the_components():
+    """float32 inputs (a float32 PCA file) are computed in float64: the result equals the
+    formula evaluated here in float64 on the same (upcast) numbers."""
+    rng = np.random.default_rng(2)
+    x32 = rng.normal(size=(50, 6)).astype(np.float32)
+    x = x32.astype(np.float64)
+    second = kernel.second_moment(x32)
+    assert second.dtype == np.float64
+    np.testing.assert_allclose(second, x.T @ x / 49, rtol=1e-13)
+    values, vectors = kernel.eig_desc(second.astype(np.float32))
+    assert values.dtype == np.float64 and vectors.dtype == np.float64
+    assert np.abs(vectors.T @ vectors - np.eye(6)).max() < 1e-12  # float64 eigh, not float32
+    torch.set_default_device("meta")
+    try:
+        values, _ = kernel.eig_desc(second)
+    finally:
+        torch.set_default_device(None)
+    assert np.all(np.isfinite(values))
+
+    found = pca_io.fit(x)
+    pca32 = pca_io.PCA(
+        found.mean.astype(np.float32),
+        found.components.astype(np.float32),
+        found.explained_variance.astype(np.float32),
+        found.total_variance,
+    )
+    mean, std = (0.1, -0.2), (0.5, 2.0)
+    derived = kernel.second_moment_from_pca(pca32, 50, mean, std, 2)
+    c = pca32.components.astype(np.float64)
+    cov = c.T @ np.diag(pca32.explained_variance.astype(np.float64)) @ c
+    m, sd = np.repeat(mean, 3), np.repeat(std, 3)
+    delta = pca32.mean.astype(np.float64) - m
+    expected = (cov + 50 / 49 * np.outer(delta, delta)) / np.outer(sd, sd)
+    np.testing.assert_allclose(derived, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_second_moment_from_pca_needs_all_the_variance():
+    rng = np.random.default_rng(3)
+    found = pca_io.fit(rng.normal(size=(40, 6)))
+    lam, comps = found.explained_variance, found.components
+    # keep the two leading components, and make them hold 60 % of the variance
+    part = pca_io.PCA(found.mean, comps[:2], lam[:2], float(lam[:2].sum() / 0.6))
+    with pytest.raises(ValueError) as err:
+        kernel.second_moment_from_pca(part, 40, (0.0,), (1.0,), 1)
+    assert str(err.value) == (
+        "the PCA file holds 2 of 6 components and 0.600000 of the variance; the FoRDE kernel "
+        "needs all of it"
+    )
+    # fewer components that hold all of it (N <= D images): exact, accepted
+    few = pca_io.PCA(found.mean, comps[:2], lam[:2], float(lam[:2].sum()))
+    assert kernel.second_moment_from_pca(few, 40, (0.0,), (1.0,), 1).shape == (6, 6)
+    # all D components: accepted whatever total_variance says
+    full = pca_io.PCA(found.mean, comps, lam, float(lam.sum() * 1.5))
+    assert kernel.second_moment_from_pca(full, 40, (0.0,), (1.0,), 1).shape == (6, 6)
+
+
+def test_repulsion_reports_the_mean_over_j_and_b_of_the_median_over_i():
+    torch.manual_seed(5)
+    g = torch.randn(4, 3, 5, dtype=torch.float64)
+    _, med = kernel.repulsion(g)
+    s = (g / g.norm(dim=-1, keepdim=True)).numpy()
+    d = ((s[:, None] - s[None, :]) ** 2).sum(-1)  # (i, j, b)
+    assert float(med) == pytest.approx(np.median(d, axis=0).mean(), rel=1e-10)
+
+
 class _PixelProbe(torch.nn.Module):
     """Logit k of member m = (k + 1) * x[c=1, h=2, w=0] of member m's input copy."""
 
