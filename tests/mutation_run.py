@@ -86,11 +86,32 @@ def narrowed(pyproject: str, source: str, tests: list[str], timeout_multiplier: 
     )
 
 
+def unkilled(root: Path) -> list[str]:
+    """Mutants of an earlier run whose result is not "killed" (see mutation_report.py)."""
+    import json
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from mutation_report import KILLED, NOT_CHECKED, status
+
+    names = []
+    for meta in sorted(root.rglob("*.py.meta")):
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            if status(code) not in (KILLED, NOT_CHECKED):
+                names.append(name)
+    return names
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("module", choices=sorted(MODULES))
     parser.add_argument("--workdir", default="/tmp/mutmut", help="parent of the copies")
     parser.add_argument("--fresh", action="store_true", help="delete an earlier copy first")
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="after adding tests: copy the tests into the earlier copy and rerun only the "
+        "mutants that survived, had no tests or timed out there",
+    )
     parser.add_argument(
         "--timeout-multiplier",
         type=float,
@@ -118,7 +139,14 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     command = ["nice", "-n", "19", sys.executable, "-m", "mutmut", "run", "--max-children", "1"]
-    command += globs or [f"{args.module}*"]
+    if args.recheck:
+        names = unkilled(work / "mutants")
+        if not names:
+            print("nothing to recheck")
+            return 0
+        command += names
+    else:
+        command += globs or [f"{args.module}*"]
     print(" ".join(command), f"(in {work})", flush=True)
     return subprocess.call(command, cwd=work, env=env)
 
