@@ -191,6 +191,10 @@ def test_an_archive_nowhere_names_what_was_tried(tmp_path, monkeypatch, no_wait)
         data.fetch("remote", tmp_path / "dest", mirror=None, log=lines.append)
     assert served.as_uri() + "/remote.tar (attempt 3/3)" in str(err.value)
     assert lines == [f"remote: downloading {served.as_uri()}/remote.tar"] * 3
+    (tmp_path / "mirror").mkdir()
+    with pytest.raises(data.DataError) as err:
+        data.fetch("remote", tmp_path / "dest", mirror=tmp_path / "mirror", log=quiet)
+    assert f"not in the mirror '{tmp_path / 'mirror'}'" in str(err.value)
 
 
 def test_mirror_archive_copy_is_logged_and_checked_twice(tmp_path, packed, monkeypatch):
@@ -264,6 +268,10 @@ def test_refused_and_irregular_members_name_the_archive(tmp_path, monkeypatch):
         zf.writestr("../evil.txt", b"x")
     with pytest.raises(data.DataError, match=rf"^archive '{zipped}': refusing member"):
         list(data._members(zipped, tmp_path / "dest"))
+    tarred = tmp_path / "evil.tar"
+    tarred.write_bytes(tar_bytes({"../evil.txt": b"x"}))
+    with pytest.raises(data.DataError, match=rf"^archive '{tarred}': refusing member"):
+        list(data._members(tarred, tmp_path / "dest"))
 
 
 def test_verify_all_defaults_to_resources_data(tmp_path, monkeypatch):
