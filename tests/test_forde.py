@@ -77,6 +77,17 @@ def test_bandwidth_is_jax_median_over_i_including_self():
     torch.testing.assert_close(logk[2, 0, 0], torch.tensor(-3.0 / h0))
 
 
+def test_log_kernel_defaults_to_the_code_variant_and_needs_two_members():
+    sq = torch.rand(3, 3, 2, dtype=torch.float64)
+    torch.testing.assert_close(kernel.log_kernel(sq), kernel.log_kernel(sq, "code"))
+    assert not torch.allclose(kernel.log_kernel(sq), kernel.log_kernel(sq, "paper"))
+    with pytest.raises(ValueError) as err:
+        kernel.log_kernel(torch.zeros(1, 1, 2))
+    assert str(err.value) == "the repulsion needs at least two members (log M = 0)"
+    with pytest.raises(ValueError, match=r"unknown kernel variant 'x' \(code \| paper\)"):
+        kernel.log_kernel(sq, "x")
+
+
 def test_pca_projection_matches_literal():
     torch.manual_seed(0)
     d = 6
@@ -420,6 +431,10 @@ def test_flattening_order_of_gradients_matches_pca():
     )
     assert grads.shape == (2, 4, 12)
     assert int(grads[0, 0].abs().argmax()) == top == np.ravel_multi_index((1, 2, 0), (2, 3, 2))
+    # d logit_y / d pixel = y + 1 for every member and sample, 0 elsewhere
+    expected = torch.zeros(2, 4, 12, dtype=torch.float64)
+    expected[:, :, top] = torch.tensor([1.0, 2.0, 3.0, 1.0])
+    torch.testing.assert_close(grads, expected, rtol=0, atol=0)
 
 
 # ----------------------------------------------------------------------- ensemble, step
