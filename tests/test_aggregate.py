@@ -148,3 +148,82 @@ def test_population_std_from_the_summary_sample_std():
     rows = pd.DataFrame({"n": [4, 1, 0], "std": [(5 / 3) ** 0.5, float("nan"), float("nan")]})
     assert population_std(rows) == pytest.approx([1.25**0.5, 0.0, 0.0])
     assert population_std(rows.iloc[0]) == pytest.approx(1.25**0.5)
+
+
+def test_written_files_name_the_experiment_and_write_nan_as_an_empty_field(tmp_path):
+    """The CSV bytes themselves: LF line ends, NaN as an empty field (as pandas' to_csv),
+    every row named after its experiment, the run rows at step 0."""
+    from repro.aggregate import write
+
+    runs = [_run(tmp_path, 0, [0.5, float("nan")]), _run(tmp_path, 1, [0.25, 0.75])]
+    write("exp_a", runs, tmp_path / "per_seed.csv", tmp_path / "summary.csv")
+    raw = (tmp_path / "per_seed.csv").read_bytes()
+    assert b"\r" not in raw and raw.count(b"\n") == 1 + 2 * (2 + 2)
+    lines = raw.decode().splitlines()
+    assert lines[0] == "experiment,seed,step,split,metric,value"
+    assert "exp_a,0,2,val,accuracy," in lines  # NaN: an empty field, not "nan"
+    assert "exp_a,0,0,run,diverged,0.0" in lines and "exp_a,1,0,run,wall_time_s,10.0" in lines
+    summary = (tmp_path / "summary.csv").read_text().splitlines()
+    assert summary[0] == "experiment,step,split,metric,n,mean,std,ci95"
+    assert all(line.startswith("exp_a,") for line in summary[1:])
+    assert "exp_a,2,val,accuracy,1,0.75,," in summary  # one finite value: no std, no CI
+    assert set(per_seed("exp_b", runs)["experiment"]) == {"exp_b"}
+    assert set(summarize("exp_c", runs)["experiment"]) == {"exp_c"}
+
+
+def test_summarize_per_seed_divergence_and_read_summary(tmp_path):
+    """`summarize_per_seed` (what figure tests and the outputs use) on a table written out
+    here: two seeds, values 1 and 3 at step 2, NaN left out of n."""
+    from repro.aggregate import (
+        COLUMNS,
+        divergence,
+        read_summary,
+        summarize_per_seed,
+        summary_rows,
+    )
+
+    rows = [
+        ("e", 0, 2, "test", "loss", 1.0),
+        ("e", 1, 2, "test", "loss", 3.0),
+        ("e", 2, 2, "test", "loss", float("nan")),
+        ("e", 0, 0, "run", "diverged", 0.0),
+        ("e", 1, 0, "run", "diverged", 1.0),
+        ("e", 2, 0, "run", "diverged", 1.0),
+    ]
+    table = pd.DataFrame(rows, columns=["experiment", "seed", "step", "split", "metric", "value"])
+    table["extra"] = "ignored"  # columns beyond the per-seed ones are not read
+    summary = summarize_per_seed(table)
+    assert list(summary.columns) == COLUMNS and len(summary) == 2
+    loss = series(summary, "test", "loss").iloc[0]
+    assert loss["n"] == 2 and loss["mean"] == 2.0 and loss["std"] == pytest.approx(math.sqrt(2))
+    assert loss["ci95"] == pytest.approx(12.7062047362 * math.sqrt(2) / math.sqrt(2))
+    assert summary_rows([]) == []
+    assert divergence(table) == (2, 3)
+    path = tmp_path / "s.csv"
+    summary.to_csv(path, index=False)
+    assert read_summary(path).equals(pd.read_csv(path))
+
+
+def test_series_and_final_shape_and_errors():
+    summary = pd.DataFrame(
+        [
+            ("e", 3, "val", "acc", 1, 0.3, math.nan, math.nan),
+            ("e", 1, "val", "acc", 1, 0.1, math.nan, math.nan),
+            ("e", 2, "train", "acc", 1, 0.2, math.nan, math.nan),
+        ],
+        columns=["experiment", "step", "split", "metric", "n", "mean", "std", "ci95"],
+    )
+    s = series(summary, "val", "acc")
+    assert list(s.columns) == ["step", "n", "mean", "std", "ci95"]
+    assert s["step"].tolist() == [1, 3] and s.index.tolist() == [0, 1]  # sorted, renumbered
+    assert final(summary, "val", "acc")["mean"] == 0.3
+    with pytest.raises(KeyError, match="split='test', metric='acc'"):
+        final(summary, "test", "acc")
+
+
+def test_summary_of_a_single_row():
+    from repro.aggregate import summary_rows
+
+    (row,) = summary_rows([("only", 4, 1, "val", "acc", 0.5)])
+    assert row[:6] == ("only", 1, "val", "acc", 1, 0.5)
+    assert math.isnan(row[6]) and math.isnan(row[7])  # one value: no std, no interval

@@ -6,6 +6,8 @@ import hashlib
 import io
 import json
 import tarfile
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +124,198 @@ def test_md5sum_matches_hashlib_across_chunks(tmp_path):
     (tmp_path / "f").write_bytes(blob)
     assert data.md5sum(tmp_path / "f", chunk=1024) == md5(blob)
     assert data.md5sum(tmp_path / "f") == md5(blob)
+
+
+# --------------------------------------------------------------------------- sources, logs
+def test_fetch_reads_the_datasets_file_it_is_given(tmp_path):
+    """A dataset declared only in a `datasets_file` (as the test stand-ins are)."""
+    blob = b"a,b\n1,2\n"
+    (tmp_path / "mirror/own").mkdir(parents=True)
+    (tmp_path / "mirror/own/t.csv").write_bytes(blob)
+    declared = tmp_path / "own.yaml"
+    declared.write_text(
+        "ownset:\n  kind: table\n  reader: {format: csv, file: own/t.csv}\n"
+        f"  files: {{own/t.csv: {md5(blob)}}}\n  note: declared in a test file\n"
+    )
+    manifest = data.fetch(
+        "ownset", tmp_path / "dest", mirror=tmp_path / "mirror", log=quiet, datasets_file=declared
+    )
+    assert manifest["note"] == "declared in a test file"
+    assert manifest["files"] == {"own/t.csv": md5(blob)}
+    with pytest.raises(data.DataError, match="unknown dataset 'ownset'"):
+        data.fetch("ownset", tmp_path / "dest2", mirror=tmp_path / "mirror", log=quiet)
+
+
+@pytest.fixture
+def no_wait(monkeypatch):
+    monkeypatch.setattr(data, "RETRY_WAIT_S", 0.0)
+    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
+
+
+def _archive_only(tmp_path, monkeypatch, where: str):
+    """Dataset `remote`: archive-checksummed, its archive served from a file:// URL."""
+    blob = tar_bytes(MEMBERS)
+    served = tmp_path / "www"
+    served.mkdir()
+    if where == "url":
+        (served / "remote.tar").write_bytes(blob)
+    archive = data.DataFile("remote.tar", md5(blob))
+    dataset = data.Dataset("remote", (), urls=(served.as_uri() + "/",), archive=archive)
+    monkeypatch.setitem(data.REGISTRY, "remote", dataset)
+    return served
+
+
+@pytest.mark.parametrize("mirror", ["none", "without the archive"])
+def test_an_archive_missing_from_the_mirror_is_downloaded_and_logged(
+    tmp_path, monkeypatch, no_wait, mirror
+):
+    served = _archive_only(tmp_path, monkeypatch, "url")
+    (tmp_path / "empty").mkdir()
+    lines = []
+    manifest = data.fetch(
+        "remote",
+        tmp_path / "dest",
+        mirror=None if mirror == "none" else tmp_path / "empty",
+        log=lines.append,
+    )
+    url = served.as_uri() + "/remote.tar"
+    assert manifest["sources"] == {"remote.tar": url}
+    assert manifest["files"] == {p: md5(b) for p, b in MEMBERS.items()}
+    assert lines == [f"remote: downloading {url}", "remote: 3 files extracted from remote.tar"]
+
+
+def test_an_archive_nowhere_names_what_was_tried(tmp_path, monkeypatch, no_wait):
+    served = _archive_only(tmp_path, monkeypatch, "nowhere")
+    lines = []
+    with pytest.raises(data.DataError, match="could not be downloaded") as err:
+        data.fetch("remote", tmp_path / "dest", mirror=None, log=lines.append)
+    assert served.as_uri() + "/remote.tar (attempt 3/3)" in str(err.value)
+    assert lines == [f"remote: downloading {served.as_uri()}/remote.tar"] * 3
+    (tmp_path / "mirror").mkdir()
+    with pytest.raises(data.DataError) as err:
+        data.fetch("remote", tmp_path / "dest", mirror=tmp_path / "mirror", log=quiet)
+    assert f"not in the mirror '{tmp_path / 'mirror'}'" in str(err.value)
+
+
+def test_mirror_archive_copy_is_logged_and_checked_twice(tmp_path, packed, monkeypatch):
+    mirror = packed("good", MEMBERS, {})
+    lines = []
+    data.fetch("good", tmp_path / "dest", mirror=mirror, log=lines.append)
+    assert lines == [
+        "good: copying good.tar from the mirror",
+        "good: 3 files extracted from good.tar",
+    ]
+    # the mirror's archive itself is wrong: named as the mirror archive
+    (mirror / "good.tar").write_bytes(tar_bytes({"pack/x.bin": b"other"}))
+    with pytest.raises(
+        data.DataError, match=rf"^mirror archive '{mirror / 'good.tar'}' is corrupted"
+    ):
+        data.fetch("good", tmp_path / "dest2", mirror=mirror, log=quiet)
+    # a copy that goes wrong on the way (a full disk, say): named as the copy
+    mirror = packed("good", MEMBERS, {})
+    monkeypatch.setattr(data.shutil, "copyfile", lambda a, b: open(b, "wb").write(b"cut"))
+    with pytest.raises(data.DataError, match=rf"copy of mirror archive {mirror / 'good.tar'}'?"):
+        data.fetch("good", tmp_path / "dest3", mirror=mirror, log=quiet)
+    assert not (tmp_path / "dest3/good.tar").exists()
+
+
+def test_a_corrupted_mirror_file_is_named_as_a_mirror_file(tmp_path, packed):
+    mirror = packed("files", MEMBERS, {p: md5(b) for p, b in MEMBERS.items()})
+    (mirror / "pack").mkdir()
+    (mirror / "pack/x.bin").write_bytes(b"y" * 1000)
+    with pytest.raises(data.DataError, match=rf"^mirror file '{mirror / 'pack/x.bin'}'"):
+        data.fetch("files", tmp_path / "dest", mirror=mirror, log=quiet)
+
+
+# --------------------------------------------------------------------------- member paths
+@pytest.mark.parametrize(
+    ("name", "clean"),
+    [("dir\\file.txt", "dir/file.txt"), ("a//b/./c", "a/b/c"), ("./top.bin", "top.bin")],
+)
+def test_member_paths_are_cleaned(tmp_path, name, clean):
+    assert data._member_path(name, tmp_path / "x.zip", tmp_path / "dest") == clean
+
+
+@pytest.mark.parametrize(
+    "name", ["a/../b", "\\abs.txt", "/abs.txt", "C:/x.txt", "C:x", "", ".", "./"]
+)
+def test_unsafe_member_paths_are_refused_naming_the_archive(tmp_path, name):
+    with pytest.raises(data.DataError) as err:
+        data._member_path(name, tmp_path / "x.zip", tmp_path / "dest")
+    assert str(err.value) == (
+        f"archive '{tmp_path / 'x.zip'}': refusing member '{name}' (outside '{tmp_path / 'dest'}')"
+    )
+
+
+def test_refused_and_irregular_members_name_the_archive(tmp_path, monkeypatch):
+    inside = tarfile.TarInfo("pack/link")
+    inside.type, inside.linkname = tarfile.SYMTYPE, "x.bin"  # a link inside dest: filter passes
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.addfile(inside)
+    blob = buffer.getvalue()
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror/odd.tar").write_bytes(blob)
+    monkeypatch.setitem(
+        data.REGISTRY, "odd", data.Dataset("odd", (), archive=data.DataFile("odd.tar", md5(blob)))
+    )
+    archive = tmp_path / "dest" / "odd.tar"
+    with pytest.raises(data.DataError) as err:
+        data.fetch("odd", tmp_path / "dest", mirror=tmp_path / "mirror", log=quiet)
+    assert str(err.value) == f"archive '{archive}': member 'pack/link' is not a regular file"
+    zipped = tmp_path / "evil.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("../evil.txt", b"x")
+    with pytest.raises(data.DataError, match=rf"^archive '{zipped}': refusing member"):
+        list(data._members(zipped, tmp_path / "dest"))
+    tarred = tmp_path / "evil.tar"
+    tarred.write_bytes(tar_bytes({"../evil.txt": b"x"}))
+    with pytest.raises(data.DataError, match=rf"^archive '{tarred}': refusing member"):
+        list(data._members(tarred, tmp_path / "dest"))
+
+
+def test_verify_all_defaults_to_resources_data(tmp_path, monkeypatch):
+    folder = tmp_path / "resources/data/set"
+    folder.mkdir(parents=True)
+    (folder / "f.bin").write_bytes(b"abc")
+    (folder / "manifest.json").write_text(json.dumps({"files": {"f.bin": md5(b"abc"), "g": "0"}}))
+    monkeypatch.chdir(tmp_path)
+    listed = Path("resources/data/set/manifest.json")
+    assert data.verify_all() == [f"{listed.parent / 'g'}: missing (listed in {listed})"]
+
+
+def test_files_copied_from_the_mirror_are_logged_and_errors_say_which_file(tmp_path, packed):
+    listed = {p: md5(b) for p, b in MEMBERS.items()}
+    mirror = packed("files", MEMBERS, listed)
+    for rel, blob in MEMBERS.items():
+        (mirror / rel).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / rel).write_bytes(blob)
+    lines = []
+    data.fetch("files", tmp_path / "dest", mirror=mirror, log=lines.append)
+    assert lines == [f"files: {rel} copied from the mirror" for rel in MEMBERS]
+    # a present file with other bytes: named as the present file of that dataset
+    (tmp_path / "dest/pack/x.bin").write_bytes(b"x" * 999)
+    with pytest.raises(data.DataError, match=r"^dataset file \(already present\) of files '"):
+        data.fetch("files", tmp_path / "dest", mirror=mirror, log=quiet)
+    # check_manifest: a changed file, then no manifest at all
+    manifest = tmp_path / "dest/manifest.json"
+    with pytest.raises(data.DataError, match=rf"^dataset file '{tmp_path / 'dest/pack/x.bin'}' is"):
+        data.check_manifest(manifest)
+    manifest.unlink()
+    with pytest.raises(data.DataError) as err:
+        data.check_manifest(manifest)
+    assert str(err.value) == (
+        f"dataset manifest '{manifest}' is missing; run the download rule first"
+    )
+
+
+def test_a_file_in_no_source_names_the_mirror_it_looked_in(tmp_path, monkeypatch, no_wait):
+    monkeypatch.setitem(
+        data.REGISTRY, "lost", data.Dataset("lost", (data.DataFile("a/b.bin", "0" * 32),))
+    )
+    (tmp_path / "mirror").mkdir()
+    with pytest.raises(data.DataError) as err:
+        data.fetch("lost", tmp_path / "dest", mirror=tmp_path / "mirror", log=quiet)
+    assert f"not in the mirror '{tmp_path / 'mirror'}'" in str(err.value)
+    with pytest.raises(data.DataError, match=r"not in a mirror \(none set"):
+        data.fetch("lost", tmp_path / "dest", mirror=None, log=quiet)

@@ -164,6 +164,15 @@ def test_random_sign_is_one_sided_with_a_random_sign():
     assert set(signs) == {-1.0, 1.0}
 
 
+def test_random_sign_flips_the_sign_only():
+    """β is drawn from {+β, -β} with p = 1/2 each (40 draws: both seen, nothing else;
+    P(one sign only) = 2^-39)."""
+    model, x, y, _ = _net("mlp_tanh")
+    np.random.seed(1)
+    used = [estimators.ep_update(model, x, y, "random_sign", 0.5, 2, 1)[2] for _ in range(40)]
+    assert set(used) == {0.5, -0.5}
+
+
 def test_one_sided_estimate_is_a_contrastive_hebbian_rule():
     """Dense layer: -(1/β)[s^β_n (s^β_{n-1})ᵀ - s*_n (s*_{n-1})ᵀ], batch mean (spec §1.4)."""
     model, x, y, _ = _net("mlp_tanh")

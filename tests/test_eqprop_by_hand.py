@@ -294,3 +294,96 @@ def test_augment_flips_half_and_shifts_uniformly_over_nine_offsets():
     # shifted images really move: an identity crop (top = left = 4, no flip) is 1/18 of them
     identity = (~flipped) & (top == 4) & (left == 4)
     assert within(int(identity.sum()), n, 1 / 162)
+
+
+# ------------------------------------------------------------------ VF updates (spec §1.7)
+def _vf_batch():
+    model = _mlp(activation="tanh", vf=True)
+    x = torch.tensor([[1.0, 0.5, 2.0], [-0.5, 1.0, 0.25], [0.3, -1.2, 0.8]], dtype=torch.float64)
+    return model, x, torch.tensor([1, 0, 1])
+
+
+def test_vf_default_update_pairs_free_pre_synaptic_with_nudged_post_synaptic_states():
+    """VF net, one-sided β: ĝ = -(1/β)[∂Φ^β(pre s*, post s^β) - ∂Φ(s*)]/∂θ, batch mean:
+    W1: (s^β_1 - s*_1) xᵀ; W2: (s^β_2 - s*_2) s*_1ᵀ (the free s_1, not s^β_1); B1 (s_1 ->
+    layer 2): s*_2 (s^β_1 - s*_1)ᵀ; biases: s^β - s*."""
+    model, x, y = _vf_batch()
+    beta, t1, t2 = 0.5, 40, 12
+    ctx, s_star, _ = dynamics.free_phase(model, x, y, t1)
+    s_beta = dynamics.relax(model, ctx, s_star, t2, beta)
+    estimators.ep_update(model, x, y, "one_sided", beta, t1, t2)
+    n = len(x)
+    d1, d2 = s_beta[0] - s_star[0], s_beta[1] - s_star[1]
+    assert float(d1.abs().max()) > 1e-3 and float(d2.abs().max()) > 1e-3  # really nudged
+    expected = {
+        "W1": -(d1.T @ x) / (beta * n),
+        "b1": -d1.mean(0) / beta,
+        "W2": -(d2.T @ s_star[0]) / (beta * n),
+        "b2": -d2.mean(0) / beta,
+        "B1": -(s_star[1].T @ d1) / (beta * n),
+    }
+    got = {
+        "W1": model.synapses[0].weight.grad,
+        "b1": model.synapses[0].bias.grad,
+        "W2": model.synapses[1].weight.grad,
+        "b2": model.synapses[1].bias.grad,
+        "B1": model.backward_synapses[0].weight.grad,
+    }
+    for name, value in expected.items():
+        torch.testing.assert_close(got[name], value, msg=name)
+    # the symmetric net's Hebbian term (s^β_2 s^β_1ᵀ) would give W2 another value
+    hebbian = -(s_beta[1].T @ s_beta[0] - s_star[1].T @ s_star[0]) / (beta * n)
+    assert float((hebbian - got["W2"]).abs().max()) > 1e-4
+
+
+def test_vf_same_update_gives_b_and_w_the_mean_of_their_symmetric_estimates():
+    """`same_update`: the symmetric formula with s^{±β} everywhere, then B1 and W2 both
+    get the mean of their two gradients. On this dense VF net both are
+    -(1/2β)[s^β_2 (s^β_1)ᵀ - s^{-β}_2 (s^{-β}_1)ᵀ], so the mean is that value too."""
+    model, x, y = _vf_batch()
+    model.same_update = True
+    beta, t1, t2 = 0.5, 40, 12
+    ctx, s_star, _ = dynamics.free_phase(model, x, y, t1)
+    pos = dynamics.relax(model, ctx, s_star, t2, beta)
+    neg = dynamics.relax(model, ctx, s_star, t2, -beta)
+    estimators.ep_update(model, x, y, "symmetric", beta, t1, t2)
+    expected = -(pos[1].T @ pos[0] - neg[1].T @ neg[0]) / (2 * beta * len(x))
+    assert float(expected.abs().max()) > 1e-3
+    torch.testing.assert_close(model.synapses[1].weight.grad, expected)
+    torch.testing.assert_close(model.backward_synapses[0].weight.grad, expected)
+    w1 = -((pos[0] - neg[0]).T @ x) / (2 * beta * len(x))
+    torch.testing.assert_close(model.synapses[0].weight.grad, w1)
+
+
+def test_share_vf_update_averages_gradients_written_by_hand():
+    model = _mlp(vf=True)
+    b, w = model.backward_synapses[0].weight, model.synapses[1].weight
+    b.grad = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
+    w.grad = torch.tensor([[3.0, 0.0], [-3.0, 8.0]], dtype=torch.float64)
+    estimators._share_vf_update(model)
+    mean = torch.tensor([[2.0, 1.0], [0.0, 6.0]], dtype=torch.float64)
+    torch.testing.assert_close(b.grad, mean)
+    torch.testing.assert_close(w.grad, mean)
+
+
+def test_estimator_arguments_are_checked_with_a_clear_message():
+    model, x, y = _vf_batch()
+    with pytest.raises(ValueError, match=r"unknown estimator 'two_sided'; expected one of"):
+        estimators.ep_update(model, x, y, "two_sided", 0.5, 5, 2)
+    with pytest.raises(ValueError, match=r"BPTT needs T2 <= T1 \(got T1=3, T2=5\)"):
+        estimators.bptt_update(model, x, y, 3, 5)
+
+
+def test_estimators_make_their_tensors_on_the_batch_device():
+    """With torch's default device set to `meta`, a tensor made without `device=` would
+    land there and fail against the CPU batch (as a CPU tensor fails on a GPU run)."""
+    model, x, y = _vf_batch()
+    torch.set_default_device("meta")
+    try:
+        for estimator in ("symmetric", "one_sided", "random_sign"):
+            estimators.ep_update(model, x, y, estimator, 0.5, 5, 3)
+            assert model.synapses[0].weight.grad.device.type == "cpu"
+        estimators.bptt_update(model, x, y, 5, 3)
+        assert model.synapses[0].weight.grad.device.type == "cpu"
+    finally:
+        torch.set_default_device(None)

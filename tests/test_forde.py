@@ -77,6 +77,17 @@ def test_bandwidth_is_jax_median_over_i_including_self():
     torch.testing.assert_close(logk[2, 0, 0], torch.tensor(-3.0 / h0))
 
 
+def test_log_kernel_defaults_to_the_code_variant_and_needs_two_members():
+    sq = torch.rand(3, 3, 2, dtype=torch.float64)
+    torch.testing.assert_close(kernel.log_kernel(sq), kernel.log_kernel(sq, "code"))
+    assert not torch.allclose(kernel.log_kernel(sq), kernel.log_kernel(sq, "paper"))
+    with pytest.raises(ValueError) as err:
+        kernel.log_kernel(torch.zeros(1, 1, 2))
+    assert str(err.value) == "the repulsion needs at least two members (log M = 0)"
+    with pytest.raises(ValueError, match=r"unknown kernel variant 'x' \(code \| paper\)"):
+        kernel.log_kernel(sq, "x")
+
+
 def test_pca_projection_matches_literal():
     torch.manual_seed(0)
     d = 6
@@ -96,6 +107,31 @@ def test_tuned_weights_interpolate():
     half = kernel.component_weights(lam, "tuned", 0.5, "paper")
     torch.testing.assert_close(half, 1 / (0.5 / lam + 0.5))
     torch.testing.assert_close(kernel.component_weights(lam, "tuned", 0.5, "site"), 0.5 + 0.5 * lam)
+
+
+def test_lengthscale_weights_and_projection_dtypes_devices_and_defaults():
+    """Weights in float64 on the CPU whatever the eigenvalues' dtype (a float32 PCA
+    file) or torch's default device; alpha defaults to 1 (FoRDE-Tuned = FoRDE-PCA); the
+    projection U diag(sqrt(w)) comes in the dtype and on the device asked for."""
+    lam32 = np.array([4.0, 1.0, 0.25], dtype=np.float32)
+    weights = kernel.component_weights(lam32, "tuned")
+    assert weights.dtype == torch.float64 and weights.tolist() == [4.0, 1.0, 0.25]
+    basis = np.array([[0.6, -0.8, 0.0], [0.8, 0.6, 0.0], [0.0, 0.0, 1.0]])
+    torch.set_default_device("meta")
+    try:
+        w = kernel.component_weights(lam32, "pca")
+        proj = kernel.projection_matrix(basis, w, torch.float32)
+    finally:
+        torch.set_default_device(None)
+    assert w.device.type == "cpu" and proj.device.type == "cpu" and proj.dtype == torch.float32
+    expected = basis * np.sqrt([4.0, 1.0, 0.25])[None, :]  # column k scaled by sqrt(w_k)
+    np.testing.assert_allclose(proj.numpy(), expected, rtol=1e-7)
+    assert kernel.projection_matrix(basis, w, torch.float64).dtype == torch.float64
+    assert kernel.projection_matrix(basis, w, device="meta").device.type == "meta"
+    with pytest.raises(ValueError, match="unknown lengthscale mode 'diag'"):
+        kernel.component_weights(lam32, "diag")
+    with pytest.raises(ValueError, match=r"unknown FoRDE-Tuned form 'other' \(paper \| site\)"):
+        kernel.component_weights(lam32, "tuned", 0.5, "other")
 
 
 def test_repulsion_gradient_matches_finite_differences():
@@ -305,6 +341,71 @@ def test_second_moment_from_foundation_pca_matches_direct():
     np.testing.assert_allclose(basis @ np.diag(values) @ basis.T, direct, atol=1e-10)
 
 
+def test_second_moment_pieces_compute_in_float64_and_check_the_components():
+    """float32 inputs (a float32 PCA file) are computed in float64: the result equals the
+    formula evaluated here in float64 on the same (upcast) numbers."""
+    rng = np.random.default_rng(2)
+    x32 = rng.normal(size=(50, 6)).astype(np.float32)
+    x = x32.astype(np.float64)
+    second = kernel.second_moment(x32)
+    assert second.dtype == np.float64
+    np.testing.assert_allclose(second, x.T @ x / 49, rtol=1e-13)
+    values, vectors = kernel.eig_desc(second.astype(np.float32))
+    assert values.dtype == np.float64 and vectors.dtype == np.float64
+    assert np.abs(vectors.T @ vectors - np.eye(6)).max() < 1e-12  # float64 eigh, not float32
+    torch.set_default_device("meta")
+    try:
+        values, _ = kernel.eig_desc(second)
+    finally:
+        torch.set_default_device(None)
+    assert np.all(np.isfinite(values))
+
+    found = pca_io.fit(x)
+    pca32 = pca_io.PCA(
+        found.mean.astype(np.float32),
+        found.components.astype(np.float32),
+        found.explained_variance.astype(np.float32),
+        found.total_variance,
+    )
+    mean, std = (0.1, -0.2), (0.5, 2.0)
+    derived = kernel.second_moment_from_pca(pca32, 50, mean, std, 2)
+    c = pca32.components.astype(np.float64)
+    cov = c.T @ np.diag(pca32.explained_variance.astype(np.float64)) @ c
+    m, sd = np.repeat(mean, 3), np.repeat(std, 3)
+    delta = pca32.mean.astype(np.float64) - m
+    expected = (cov + 50 / 49 * np.outer(delta, delta)) / np.outer(sd, sd)
+    np.testing.assert_allclose(derived, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_second_moment_from_pca_needs_all_the_variance():
+    rng = np.random.default_rng(3)
+    found = pca_io.fit(rng.normal(size=(40, 6)))
+    lam, comps = found.explained_variance, found.components
+    # keep the two leading components, and make them hold 60 % of the variance
+    part = pca_io.PCA(found.mean, comps[:2], lam[:2], float(lam[:2].sum() / 0.6))
+    with pytest.raises(ValueError) as err:
+        kernel.second_moment_from_pca(part, 40, (0.0,), (1.0,), 1)
+    assert str(err.value) == (
+        "the PCA file holds 2 of 6 components and 0.600000 of the variance; the FoRDE kernel "
+        "needs all of it"
+    )
+    # fewer components that hold all of it (N <= D images): exact, accepted
+    few = pca_io.PCA(found.mean, comps[:2], lam[:2], float(lam[:2].sum()))
+    assert kernel.second_moment_from_pca(few, 40, (0.0,), (1.0,), 1).shape == (6, 6)
+    # all D components: accepted whatever total_variance says
+    full = pca_io.PCA(found.mean, comps, lam, float(lam.sum() * 1.5))
+    assert kernel.second_moment_from_pca(full, 40, (0.0,), (1.0,), 1).shape == (6, 6)
+
+
+def test_repulsion_reports_the_mean_over_j_and_b_of_the_median_over_i():
+    torch.manual_seed(5)
+    g = torch.randn(4, 3, 5, dtype=torch.float64)
+    _, med = kernel.repulsion(g)
+    s = (g / g.norm(dim=-1, keepdim=True)).numpy()
+    d = ((s[:, None] - s[None, :]) ** 2).sum(-1)  # (i, j, b)
+    assert float(med) == pytest.approx(np.median(d, axis=0).mean(), rel=1e-10)
+
+
 class _PixelProbe(torch.nn.Module):
     """Logit k of member m = (k + 1) * x[c=1, h=2, w=0] of member m's input copy."""
 
@@ -330,6 +431,10 @@ def test_flattening_order_of_gradients_matches_pca():
     )
     assert grads.shape == (2, 4, 12)
     assert int(grads[0, 0].abs().argmax()) == top == np.ravel_multi_index((1, 2, 0), (2, 3, 2))
+    # d logit_y / d pixel = y + 1 for every member and sample, 0 elsewhere
+    expected = torch.zeros(2, 4, 12, dtype=torch.float64)
+    expected[:, :, top] = torch.tensor([1.0, 2.0, 3.0, 1.0])
+    torch.testing.assert_close(grads, expected, rtol=0, atol=0)
 
 
 # ----------------------------------------------------------------------- ensemble, step

@@ -53,6 +53,30 @@ def test_ema_momentum_equals_torch_momentum_with_scaled_lr():
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
+def test_momentum_defaults_to_zero_which_is_plain_sgd():
+    a, b = _twin_params()
+    _step_both(optim.SGDMomentum(a, lr=0.1), torch.optim.SGD(b, lr=0.1), a, b, steps=5)
+    for p, q in zip(a, b, strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-6)
+
+
+def test_adam_eps_is_added_to_the_root_and_make_passes_every_hyperparameter():
+    # first step: m_hat = g, v_hat = g^2, so w moves by lr * g / (|g| + eps); with
+    # |g| = eps that is lr / 2 (minus eps: a division by zero)
+    w = torch.zeros(1, requires_grad=True)
+    adam = optim.Adam([w], lr=0.1, eps=1e-8)
+    w.grad = torch.full((1,), 1e-8)
+    adam.step()
+    assert float(w.detach()) == pytest.approx(-0.05, rel=1e-6)
+    hyper = {"lr": 0.3, "beta1": 0.5, "beta2": 0.75, "eps": 0.125}
+    made = optim.make("adam", [w], hyper)
+    assert (made.lr, made.beta1, made.beta2, made.eps) == (0.3, 0.5, 0.75, 0.125)
+    assert optim.make("sgd_momentum", [w], hyper).momentum == 0.5
+    assert type(optim.make("sgd", [w], hyper)) is optim.SGD
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        optim.make("rmsprop", [w], hyper)
+
+
 def test_ema_momentum_differs_from_torch_at_same_lr():
     a, b = _twin_params()
     _step_both(

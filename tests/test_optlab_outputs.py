@@ -237,3 +237,161 @@ def test_scorecard_curvature_rows():
     assert v["Curvature: last recorded point of adam (w1, w2, f)"] == tables.DIFFERS
     lesson = "SGD keeps oscillating in w1; momentum and Adam settle near w1 = 0 and run down w2"
     assert v[lesson] == tables.DIFFERS  # Adam's |w1| = 0.5 is not < 0.1
+
+
+# ---------------------------------------------------------------------------- init figures
+def test_init_figure_histograms_and_a_layer_of_identical_values(tmp_path):
+    from tests import synthetic
+
+    rng = np.random.default_rng(0)
+    grad0 = rng.normal(0, 1e-5, (16, 784))
+    arrays = {
+        "gradient_0": grad0,
+        "activation_0": rng.normal(0, 1, 200),
+        "gradient_2": np.full((10, 16), 0.25),  # every value equal (a constant init)
+        "activation_2": np.full(200, 0.5),
+    }
+    path = synthetic.save_artifacts(tmp_path, "init_const", 0, **arrays)
+    exp = _init_diag("init_const", "Constant", [1.0, 0.0, 0.0, 0.0, 0.0], [2.0] * 5, seeds=(0,))
+    inputs = _inputs(exp)
+    inputs.artifacts = {"init_const": [path]}
+    fig = figures.I1(inputs)
+    top_left, top_right, bottom_left, bottom_right = fig.axes
+    counts = [p.get_height() for p in top_left.patches]
+    assert len(counts) == 50 and sum(counts) == grad0.size  # count histogram of 12 544 values
+    np.testing.assert_allclose(counts, np.histogram(grad0, bins=50)[0])
+    kde = top_left.get_lines()[0]  # counts per bin: its area = values x bin width
+    x, y = kde.get_xdata(), kde.get_ydata()
+    width = (grad0.max() - grad0.min()) / 50
+    area = np.sum((y[1:] + y[:-1]) / 2 * np.diff(x))
+    assert area == pytest.approx(grad0.size * width, rel=0.03)
+    assert "(1e-5)" in top_left.get_xlabel() or "1e" in top_left.get_xlabel()  # offset moved
+    assert top_left.get_title() == "Layer 0 (784 → 16)\nvar 2"
+    # the identical values: one bar of all of them and a note instead of a histogram
+    assert [p.get_height() for p in top_right.patches] == [160]
+    assert "all 160 values\n= 0.25" in [t.get_text() for t in top_right.texts]
+    assert [p.get_height() for p in bottom_right.patches] == [1.0]  # a density
+    density = [p.get_height() for p in bottom_left.patches]
+    edges = np.histogram(arrays["activation_0"], bins=50)[1]
+    assert np.sum(np.array(density) * np.diff(edges)) == pytest.approx(1.0)
+    plt.close(fig)
+
+
+def test_i_variance_marks_exact_zero_variances_on_the_axis_floor():
+    act, grad = [1.0, 0.0, 0.0, 0.0, 0.0], [1e-3, 1e-4, 0.0, 0.0, 0.0]
+    fig = figures.I_variance(_inputs(_init_diag("init_const", "Constant", act, grad)))
+    left = fig.axes[0]
+    line = [x for x in left.get_lines() if x.get_label() == "Constant (n=2)"][0]
+    y = np.asarray(line.get_ydata(), float)
+    assert y[0] == 1.0 and np.isnan(y[1:]).all()  # exactly 0 is not drawn on the log axis
+    floor = [x for x in left.get_lines() if x.get_marker() == "v"]
+    assert [float(np.ravel(x.get_xdata())[0]) for x in floor] == [2, 4, 6, 8]
+    assert "exactly 0" in left.get_xlabel()
+    plt.close(fig)
+
+
+def test_o1_surface_is_the_lab_closed_form():
+    fig = figures.O1(_inputs())
+    surface = fig.axes[0].collections[0]
+    faces, pad = np.asarray(surface._faces), np.asarray(surface._invalid_vertices)
+    w1, w2, z = faces[~pad].T  # every polygon's 3-D vertices (short polygons are padded)
+    expected = np.tanh(w1) ** 2 + 0.01 * np.abs(w1) + 1 / (1 + np.exp(-w2))
+    np.testing.assert_allclose(z, expected, rtol=1e-12)
+    assert w1.min() == pytest.approx(-5) and w2.max() < 5
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------- O3
+def _compare(optimizer, test_acc: dict[int, float], epochs=2, lr=0.01, diverged=(), **params):
+    rows = []
+    for seed, acc in test_acc.items():
+        for epoch in range(1, epochs + 1):
+            rows += [
+                (seed, epoch, "train", "accuracy", acc - 0.05 * (epochs - epoch + 1)),
+                (seed, epoch, "val", "accuracy", acc - 0.02 * (epochs - epoch)),
+            ]
+        rows += [(seed, epochs, "test", "accuracy", acc), (seed, epochs, "test", "best_epoch", 2)]
+    name = f"compare_{optimizer}"
+    params = {
+        "kind": "optim_compare",
+        "optimizer": optimizer,
+        "lr": lr,
+        "epochs": epochs,
+        "train_subset": 10000,
+        "normalisation": "uva",
+        **params,
+    }
+    return name, params, _table(name, rows, {s: s in diverged for s in test_acc})
+
+
+def test_o3_table_figure_and_scorecard_rows():
+    exps = [
+        _compare("sgd", {0: 0.80, 1: 0.82}),
+        _compare("sgd_momentum", {0: 0.84, 1: 0.86}, diverged={1}),
+        _compare("adam", {0: 0.86}),
+    ]
+    inputs = _inputs(*exps)
+    frame = otables.O3(inputs).set_index("optimizer")
+    assert frame.loc["sgd", "test_accuracy_mean"] == pytest.approx(0.81)
+    assert frame.loc["sgd", "test_accuracy_std"] == pytest.approx(np.std([0.8, 0.82], ddof=1))
+    assert frame.loc["adam", "uva_test_accuracy"] == reported.UVA_TEST_ACCURACY["adam"]
+    assert frame.loc["sgd", "train_images"] == 10000 and frame.loc["sgd", "best_epoch_mean"] == 2
+    fig = figures.O3(inputs)
+    val = {x.get_label(): x for x in fig.axes[1].get_lines()}
+    sgd = val["SGD (lr 0.01, n=2; test 81.00 ± 1.41 %)"]
+    np.testing.assert_allclose(np.asarray(sgd.get_ydata(), float), [79.0, 81.0])
+    assert "SGDMom (lr 0.01, n=2; test 85.00 ± 1.41 %) (1/2 diverged)" in val
+    assert "Adam (lr 0.01, n=1; test 86.00 %)" in val
+    plt.close(fig)
+    v = _verdicts(otables.scorecard(inputs))
+    claim = "FashionMNIST test accuracy with {} (UvA, 40 epochs on 50000 images)"
+    assert v[claim.format("sgd")] == tables.OTHER_SCALE  # 2 epochs on 10 000 images
+    assert v[claim.format("sgd_momentum")] == tables.DIVERGED
+    quick = [c for c in v if c.startswith("UvA comparison at quick scale")]
+    assert v[quick[0]] == tables.DIVERGED  # 0.81 > 0.75 everywhere, but a run diverged
+    exps[1] = _compare("sgd_momentum", {0: 0.84, 1: 0.86})
+    assert _verdicts(otables.scorecard(_inputs(*exps)))[quick[0]] == tables.HOLDS
+    exps[0] = _compare("sgd", {0: 0.70, 1: 0.72})
+    assert _verdicts(otables.scorecard(_inputs(*exps)))[quick[0]] == tables.DIFFERS
+    # at the UvA scale the reported number is scored
+    full = [_compare("adam", {0: 0.893, 1: 0.897}, epochs=40, train_subset=None)]
+    assert _verdicts(otables.scorecard(_inputs(*full)))[claim.format("adam")] == tables.WITHIN
+    full = [_compare("adam", {0: 0.86, 1: 0.86}, epochs=40, train_subset=None)]
+    assert _verdicts(otables.scorecard(_inputs(*full)))[claim.format("adam")] == tables.DIFFERS
+
+
+# ---------------------------------------------------------------------------- init scorecard
+def test_scorecard_init_rows_score_each_layer_within_a_factor_two():
+    name = "init_tanh_xavier"
+    ref_act = list(reported.ACTIVATION_VARIANCE[name])
+    ref_grad = list(reported.GRADIENT_VARIANCE[name])
+    act = [v * 1.9 for v in ref_act]
+    rows = otables.scorecard(_inputs(_init_diag(name, "Tanh + Xavier", act, ref_grad)))
+    v = _verdicts(rows)
+    assert v["Activation variance per layer, Tanh + Xavier"] == tables.WITHIN
+    assert v["Weight-gradient variance per layer, Tanh + Xavier"] == tables.WITHIN
+    act[3] = ref_act[3] / 2.1  # one layer more than a factor 2 off
+    v = _verdicts(otables.scorecard(_inputs(_init_diag(name, "Tanh + Xavier", act, ref_grad))))
+    assert v["Activation variance per layer, Tanh + Xavier"] == tables.DIFFERS
+
+
+def test_scorecard_init_lesson_row():
+    def lesson(override=None):
+        shapes = {
+            "init_identity_std0.01": [1.0, 1e-1, 1e-2, 1e-3, 1e-3],  # vanishes
+            "init_identity_std0.1": [1.0, 3.0, 9.0, 27.0, 81.0],  # explodes
+            "init_identity_equal_var": [1.0, 1.2, 0.9, 1.1, 1.0],  # flat
+            "init_tanh_xavier": [1.0, 0.8, 0.6, 0.4, 0.3],  # shrinks: layer 6 < half
+            "init_relu_kaiming": [1.0, 1.1, 1.3, 1.2, 1.5],  # flat
+        } | (override or {})
+        exps = [_init_diag(n, n, v, [1.0] * 5) for n, v in shapes.items()]
+        rows = _verdicts(otables.scorecard(_inputs(*exps)))
+        return rows[
+            "Activation variance vanishes for std 0.01, explodes for std 0.1, stays "
+            "flat for 1/d_x and ReLU+Kaiming, shrinks with depth for Tanh+Xavier"
+        ]
+
+    assert lesson() == tables.HOLDS
+    assert lesson({"init_identity_std0.01": [1.0, 0.5, 0.2, 0.1, 0.02]}) == tables.DIFFERS  # 1/50
+    assert lesson({"init_relu_kaiming": [1.0, 1.1, 1.3, 1.2, 2.5]}) == tables.DIFFERS  # not flat
+    assert lesson({"init_tanh_xavier": [1.0, 0.9, 0.8, 0.6, 0.5]}) == tables.DIFFERS  # 0.6 > 0.5

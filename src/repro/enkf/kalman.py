@@ -44,42 +44,42 @@ def gains(G: torch.Tensor, Y: torch.Tensor, gamma: float, solve_dtype=torch.floa
     return (K.transpose(1, 2) / J).to(G.dtype), Gc.to(G.dtype)
 
 
-@torch.no_grad()
 def update_direct(U: torch.Tensor, A: torch.Tensor, Gc: torch.Tensor) -> torch.Tensor:
     """Sequential P x 10 form; returns the updated ensemble (U is updated in place)."""
     J = U.shape[0]
-    mean = U.mean(0)
-    for b in range(A.shape[0]):
-        V = Gc[b].T @ U - torch.outer(Gc[b].sum(0), mean)  # Gc_b^T Uc  (10, P)
-        U.addmm_(A[b], V)
-        mean += A[b].sum(0) @ V / J
+    with torch.no_grad():  # a block, not a decorator: mutmut skips decorated functions
+        mean = U.mean(0)
+        for b in range(A.shape[0]):
+            V = Gc[b].T @ U - torch.outer(Gc[b].sum(0), mean)  # Gc_b^T Uc  (10, P)
+            U.addmm_(A[b], V)
+            mean += A[b].sum(0) @ V / J
     return U
 
 
-@torch.no_grad()
 def transform(A: torch.Tensor, Gc: torch.Tensor) -> torch.Tensor:
     """D = Π_b (I + M_b) - I (J x J), M_b = A_b Gc_b^T C with C the centring matrix."""
     J = A.shape[1]
-    D = torch.zeros(J, J, dtype=A.dtype, device=A.device)
-    for b in range(A.shape[0]):
-        Gt = Gc[b].T - Gc[b].sum(0)[:, None] / J  # Gc_b^T C: rows sum to 0 exactly-ish
-        D += A[b] @ (Gt + Gt @ D)  # (I + M_b)(I + D) - I
+    with torch.no_grad():
+        D = torch.zeros(J, J, dtype=A.dtype, device=A.device)
+        for b in range(A.shape[0]):
+            Gt = Gc[b].T - Gc[b].sum(0)[:, None] / J  # Gc_b^T C: rows sum to 0 exactly-ish
+            D += A[b] @ (Gt + Gt @ D)  # (I + M_b)(I + D) - I
     return D
 
 
-@torch.no_grad()
 def update_transform(U: torch.Tensor, A: torch.Tensor, Gc: torch.Tensor) -> torch.Tensor:
     """Accumulated J x J form; returns the updated ensemble (a new tensor)."""
-    D = transform(A, Gc)
-    return U + D @ (U - U.mean(0))
+    with torch.no_grad():
+        D = transform(A, Gc)
+        return U + D @ (U - U.mean(0))
 
 
-@torch.no_grad()
 def analysis(
     U: torch.Tensor, G: torch.Tensor, Y: torch.Tensor, gamma: float, form: str = "auto"
 ) -> torch.Tensor:
     """All B sequential updates of one iteration. U (J, P), G (J, B, 10), Y (B, 10)."""
-    A, Gc = gains(G, Y, gamma)
+    with torch.no_grad():
+        A, Gc = gains(G, Y, gamma)
     if form == "auto":
         form = choose_form(U.shape[0], U.shape[1], G.shape[1])
     if form == "direct":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import diverged_seeds, final, n_diverged, seed_values, series
+from repro.aggregate import diverged_seeds, final, n_diverged, n_runs, seed_values, series
 from repro.eqprop import reported
 from repro.registry import dataset_label
 from repro.tables import NOT_RUN, OTHER_SCALE, Scorecard, verdict_claim, verdict_numeric
@@ -29,14 +29,19 @@ def _dropout(p) -> str:
 
 
 def _errors(summary) -> dict:
-    """Final test, best-epoch test and final train error (fractions): mean, std, per seed n."""
+    """Final test, best-epoch test and final train error (fractions): mean, std, n; NaN
+    (n = 0) for a metric with no finite value (not recorded, or every run non-finite)."""
     out = {}
     for key, split, metric in (
         ("test", "test", "error"),
         ("best_test", "test", "best_error"),
         ("train", "train", "error"),
     ):
-        row = final(summary, split, metric)
+        try:
+            row = final(summary, split, metric)
+        except KeyError:
+            out[key] = (np.nan, np.nan, 0)
+            continue
         out[key] = (float(row["mean"]), float(row["std"]), int(row["n"]))
     return out
 
@@ -58,7 +63,7 @@ def table_cifar10(inputs) -> pd.DataFrame:
                 "T1": p["t1"],
                 "T2": p["t2"],
                 "epochs": p["epochs"],
-                "runs": e["test"][2],
+                "runs": n_runs(s),
                 "diverged": n_diverged(s),
                 "test_error_final_mean": 100 * e["test"][0],
                 "test_error_final_std": 100 * e["test"][1],

@@ -20,9 +20,21 @@ METHOD_LABELS = {
 METHOD_COLORS = {"de": "C0", "forde_pca": "C3", "forde_identity": "C2", "forde_tuned": "C4"}
 
 
-def _seed_arrays(inputs, name) -> list:
-    """Every seed's artifacts.npz of experiment `name`, by seed."""
-    return [np.load(path) for path in inputs.artifact_files(name)]
+def _seed_arrays(inputs, name, key: str) -> list[tuple[int, object]]:
+    """(seed, artifacts) of every seed of experiment `name` whose artifacts.npz holds
+    `key`, by seed: a diverged toy run stops before storing its arrays."""
+    out = []
+    for seed, path in sorted(inputs.artifacts.get(name, {}).items()):
+        arrays = np.load(path)
+        if key in arrays:
+            out.append((seed, arrays))
+    return out
+
+
+def _all_diverged(ax, inputs, name) -> None:
+    n = len(inputs.artifacts.get(name, {}))
+    ax.text(0.5, 0.5, f"every run diverged\n(n={n})", transform=ax.transAxes, ha="center")
+    ax.set_title(inputs.experiments[name]["label"])
 
 
 def _n(inputs, name) -> int:
@@ -35,8 +47,11 @@ def fig2(inputs):
         1, len(names), figsize=(3.4 * len(names), 3.4), squeeze=False, sharey=True
     )
     for ax, name in zip(axes[0], names, strict=True):
-        first = inputs.first_artifacts(name)
-        arrays = np.load(first)
+        runs = _seed_arrays(inputs, name, "predictions")
+        if not runs:
+            _all_diverged(ax, inputs, name)
+            continue
+        seed, arrays = runs[0]  # the first seed whose run finished
         grid, pred = arrays["grid"], arrays["predictions"]
         mean, std = pred.mean(0), pred.std(0)
         ax.fill_between(grid, mean - 2 * std, mean + 2 * std, color="C0", alpha=0.25, lw=0)
@@ -52,7 +67,6 @@ def fig2(inputs):
             fontsize=8,
         )
         ax.set(xlabel="x", ylim=(-1.5, 2.5), xlim=(grid[0], grid[-1]))
-        seed = Path(first).parent.name.removeprefix("seed")
         ax.set_title(f"{inputs.experiments[name]['label']} (seed {seed})")
     axes[0][0].set_ylabel("y")
     fig.tight_layout()
@@ -72,9 +86,12 @@ def fig3(inputs):
     panels = len(names) + (diff_pair is not None)
     fig, axes = plt.subplots(1, panels, figsize=(3.3 * panels, 3.6), squeeze=False)
     axes = axes[0]
-    means = {}
+    means, image, lim = {}, None, None
     for ax, name in zip(axes, names, strict=False):
-        arrays = _seed_arrays(inputs, name)
+        arrays = [a for _, a in _seed_arrays(inputs, name, "grid_entropy")]
+        if not arrays:
+            _all_diverged(ax, inputs, name)
+            continue
         means[name] = np.mean([a["grid_entropy"] for a in arrays], axis=0)
         lim = float(arrays[0]["extent"])
         image = ax.imshow(
@@ -102,14 +119,22 @@ def fig3(inputs):
         ax.set_title(f"{inputs.experiments[name]['label']} (n={len(arrays)})")
         ax.set(xlabel="$x_1$")
     axes[0].set_ylabel("$x_2$")
-    fig.colorbar(
-        image, ax=list(axes[: len(names)]), label="predictive entropy (nats)", shrink=0.8, pad=0.01
-    )
-    if diff_pair is not None:
+    if image is not None:
+        fig.colorbar(
+            image,
+            ax=list(axes[: len(names)]),
+            label="predictive entropy (nats)",
+            shrink=0.8,
+            pad=0.01,
+        )
+    if diff_pair is not None and not {by_method[m] for m in diff_pair} <= set(means):
+        axes[-1].text(0.5, 0.5, "FoRDE − DE: no finished run\nof one of the two", ha="center",
+                      transform=axes[-1].transAxes)  # fmt: skip
+        axes[-1].axis("off")
+    elif diff_pair is not None:
         ax = axes[-1]
         delta = means[by_method[diff_pair[0]]] - means[by_method[diff_pair[1]]]
         bound = float(np.abs(delta).max()) or 1.0
-        lim = float(_seed_arrays(inputs, names[0])[0]["extent"])
         image = ax.imshow(
             delta,
             origin="lower",

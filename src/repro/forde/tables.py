@@ -475,12 +475,20 @@ TOY_CLAIMS = {
 }
 
 
+def _toy_values(inputs, name: str, split: str, metric: str) -> pd.Series:
+    """Per-seed values of a toy run (empty when no seed recorded them: all diverged)."""
+    try:
+        return seed_values(inputs.seeds(name), split, metric)
+    except KeyError:
+        return pd.Series(dtype=float)
+
+
 def _toy_rows(card: Scorecard, inputs) -> None:
     for kind, (split, metric, what, expected) in TOY_CLAIMS.items():
         runs = {p["method"]: n for n, p in inputs.experiments.items() if p["kind"] == kind}
         if "forde_identity" not in runs:
             continue
-        forde = seed_values(inputs.seeds(runs["forde_identity"]), split, metric)
+        forde = _toy_values(inputs, runs["forde_identity"], split, metric)
         for method, label in (
             ("de", "DE"),
             ("weight_rde", "weight-RDE"),
@@ -488,9 +496,19 @@ def _toy_rows(card: Scorecard, inputs) -> None:
         ):
             if method not in runs:
                 continue
-            base = seed_values(inputs.seeds(runs[method]), split, metric)
+            base = _toy_values(inputs, runs[method], split, metric)
             seeds = sorted(set(forde.index) & set(base.index))
             diff = forde[seeds] - base[seeds]
+            if not seeds:  # no seed finished both runs (a diverged toy records no test rows)
+                bad = diverged(inputs, runs[method], runs["forde_identity"])
+                card.add(
+                    f"{what}: FoRDE above {label} (paired by seed)",
+                    expected if method == "de" else f"higher for FoRDE than {label} (figure)",
+                    "-",
+                    DIVERGED if bad else NOT_RUN,
+                    "no seed with a finished run of both methods",
+                )
+                continue
             card.add(
                 f"{what}: FoRDE above {label} (paired by seed)",
                 expected if method == "de" else f"higher for FoRDE than {label} (figure)",

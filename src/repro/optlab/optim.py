@@ -24,11 +24,11 @@ class OptimizerTemplate:
                 p.grad.detach_()
                 p.grad.zero_()
 
-    @torch.no_grad()
     def step(self) -> None:
-        for p, state in zip(self.params, self.state, strict=True):
-            if p.grad is not None:
-                self.update_param(p, state)
+        with torch.no_grad():  # a block, not a decorator: mutmut skips decorated functions
+            for p, state in zip(self.params, self.state, strict=True):
+                if p.grad is not None:
+                    self.update_param(p, state)
 
     def update_param(self, p: torch.Tensor, state: dict) -> None:
         raise NotImplementedError
