@@ -46,6 +46,9 @@ def test_the_tiny_overlay_keeps_every_paper_experiment_and_choice():
             source = (params.get("corruptions") or {}).get("source")
             assert (small[experiment].get("corruptions") or {}).get("source") == source
             assert small[experiment]["seeds"] == [params["seeds"][0]]  # one seed
+            if params["kind"] == "gducheck":  # the nudge reaches every layer in T2 steps
+                layers = len(params["channels"]) + len(params["fc"])
+                assert small[experiment]["t2"] >= layers, (experiment, "t2")
 
 
 IMAGE_SETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "tinyimagenet")
