@@ -66,7 +66,10 @@ def test_an_activated_datasets_file_labels_captions_here_and_in_child_jobs(tmp_p
     sources.activate(standin)  # idempotent: the workflow parses common.smk more than once
     assert sources.overlay_paths() == (str(standin.resolve()),)
     caption = registry.caption_text("Fig.", "paper-tiny", experiments)
-    assert caption == "Fig.  [preset: paper-tiny; seeds: 0; data: CIFAR-10 STAND-IN]"
+    assert caption == (
+        "Fig.  [preset: paper-tiny, a TEST RUN: paper shapes, sizes cut to seconds, not "
+        "results; seeds: 0; data: CIFAR-10 STAND-IN]"
+    )
     child = "from repro import registry; print(registry.dataset_label('cifar10'))"
     out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "CIFAR-10 STAND-IN"  # a figure job started by the workflow
