@@ -6,8 +6,9 @@ stacked, `labels.npy`), tiny-imagenet-200.zip (wnids.txt, train/<wnid>/images/*.
 val/images + val_annotations.txt) and Tiny-ImageNet-C.tar (`<type>/<severity>/<wnid>/
 *.JPEG`), all of random pixels and labels; it links the real mirror's MNIST,
 FashionMNIST and tables beside them. It also writes `root/standins.yaml`, a
-`datasets_file` that overrides these datasets' checksums (and removes their download
-URLs, so nothing is fetched from the web), so the workflow reaches the stand-ins
+`datasets_file` that overrides these datasets' checksums and labels ("CIFAR-10
+STAND-IN (random test data)" in every caption and table) and removes their download
+URLs (nothing is fetched from the web), so the workflow reaches the stand-ins
 through the same registry, mirror and download rule as the real data:
 
     snakemake ... --config datasets_file=<root>/standins.yaml data_mirror=<root>/mirror
@@ -35,8 +36,10 @@ CIFAR_C_TYPES = (  # the 19 types of the released CIFAR-10-C / CIFAR-100-C archi
     "gaussian_noise glass_blur impulse_noise jpeg_compression motion_blur pixelate "
     "saturate shot_noise snow spatter speckle_noise zoom_blur"
 ).split()
-TIN_C_TYPES = ("gaussian_noise", "contrast", "fog")
+TIN_C_TYPES = ("gaussian_noise", "fog")  # the tiny run evaluates every type it finds
 NOTE = "TEST STAND-IN (tests/standins.py): random pixels and labels, not the real dataset"
+LABEL = "STAND-IN (random test data)"
+BUILTIN = Path(__file__).resolve().parents[1] / "src" / "repro" / "datasets.yaml"
 
 
 def _md5(blob: bytes) -> str:
@@ -175,7 +178,7 @@ def write_mirror(root: str | Path, real_mirror: str | Path | None = None, seed: 
 
     Sizes: CIFAR-10 5 x 16 training and 16 test images, CIFAR-100 64 / 32, the -C sets
     8 images per severity (all 19 types), TinyImageNet 10 classes x 4 training and 2
-    validation images, Tiny-ImageNet-C 3 types x 5 severities x 10 classes x 1."""
+    validation images, Tiny-ImageNet-C 2 types x 5 severities x 10 classes x 1."""
     root = Path(root)
     mirror = root / "mirror"
     mirror.mkdir(parents=True, exist_ok=True)
@@ -198,8 +201,9 @@ def write_mirror(root: str | Path, real_mirror: str | Path | None = None, seed: 
     archive("cifar100_c", "CIFAR-100-C.tar", cifar_c(rng, "CIFAR-100-C", 100, per_severity=8))
     archive("tinyimagenet", "tiny-imagenet-200.zip", tinyimagenet(rng, 10, 4, 2))
     archive("tinyimagenet_c", "Tiny-ImageNet-C.tar", tinyimagenet_c(rng, 10, 1))
-    for entry in declared.values():
-        entry.update(urls=[], note=NOTE)
+    builtin = yaml.safe_load(BUILTIN.read_text())
+    for name, entry in declared.items():  # captions and tables name them as stand-ins
+        entry.update(urls=[], note=NOTE, label=f"{builtin[name]['label']} {LABEL}")
     if real_mirror is not None:
         for name in LINKED:
             link = mirror / name

@@ -459,3 +459,26 @@ def test_fig2_draws_each_run_as_its_change_and_the_landed_gap_on_a_log_axis():
     band = [line for line in axes[-1].lines if "tolerance" in line.get_label()]
     assert band and band[0].get_ydata()[0] == pytest.approx(1e-5)
     assert "2 of 3 runs complete (1/3 diverged" in fig.get_suptitle()
+
+
+@pytest.mark.parametrize("snapshots, colorbar", [(3, False), (8, True)])
+def test_fig7_draws_a_short_walk_with_fewer_components(tmp_path, snapshots, colorbar):
+    # 3 snapshots z-score to a PCA of 2 components: no 3-D panel can be drawn, and the
+    # figure says so instead of failing; 8 give the 6 components of every panel
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from repro.levelsets import figures
+    from repro.outputs import Inputs
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "artifacts.npz"
+    np.savez(path, snapshots=rng.normal(size=(snapshots, 20)), final_weights=rng.normal(size=20))
+    params = {"kind": "traversal", "steps": snapshots, "snapshot_every": 1}
+    inputs = Inputs(
+        "levelsets", "paper-tiny", {"MNIST_FF": params}, {}, artifacts={"MNIST_FF": [str(path)]}
+    )
+    fig = figures.fig7(inputs)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert ("fewer than 6 components" in texts) == (snapshots < 7)
+    assert any(ax.get_label() == "<colorbar>" for ax in fig.axes) == colorbar

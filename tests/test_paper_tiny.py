@@ -46,6 +46,28 @@ def test_the_tiny_overlay_keeps_every_paper_experiment_and_choice():
             source = (params.get("corruptions") or {}).get("source")
             assert (small[experiment].get("corruptions") or {}).get("source") == source
             assert small[experiment]["seeds"] == [params["seeds"][0]]  # one seed
+            if params["kind"] == "gducheck":  # the nudge reaches every layer in T2 steps
+                layers = len(params["channels"]) + len(params["fc"])
+                assert small[experiment]["t2"] >= layers, (experiment, "t2")
+
+
+IMAGE_SETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "tinyimagenet")
+# the most a tiny run may do, key by key (a paper.yaml entry that sets `epochs` at the
+# experiment level overrides the overlay's defaults: these catch a 120-epoch leftover)
+LIMITS = {"epochs": 2, "phase1_epochs": 1, "train_batches": 2, "repetitions": 2, "steps": 100}
+SUBSETS = {"train_subset": 512, "test_subset": 256, "n_images": 256, "val_size": 256}
+
+
+def test_the_tiny_overlay_cuts_every_size():
+    tiny = config.load(CONFIG, PAPER, TINY)
+    for name in config.papers(tiny):
+        for experiment, params in config.resolve_experiments(tiny, name).items():
+            for key, limit in LIMITS.items():
+                assert (params.get(key) or 0) <= limit, (experiment, key, params[key])
+            if params.get("dataset") in IMAGE_SETS:  # None = the whole set
+                for key, limit in SUBSETS.items():
+                    if key in params:
+                        assert params[key] is not None and params[key] <= limit, (experiment, key)
 
 
 @pytest.fixture(scope="module")

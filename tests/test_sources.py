@@ -53,6 +53,27 @@ def test_a_datasets_file_adds_and_overrides(tmp_path, monkeypatch):
     assert "wine" in sources.names()
 
 
+def test_an_activated_datasets_file_labels_captions_here_and_in_child_jobs(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv(sources.DATASETS_ENV, "")  # restored after the test
+    standin = _write(tmp_path / "standins.yaml", {"cifar10": {"label": "CIFAR-10 STAND-IN"}})
+    experiments = {"c10": {"dataset": "cifar10", "seeds": [0]}}
+    assert "data: CIFAR-10]" in registry.caption_text("Fig.", "paper-tiny", experiments)
+    sources.activate(standin)
+    sources.activate(standin)  # idempotent: the workflow parses common.smk more than once
+    assert sources.overlay_paths() == (str(standin.resolve()),)
+    caption = registry.caption_text("Fig.", "paper-tiny", experiments)
+    assert caption == (
+        "Fig.  [preset: paper-tiny, a TEST RUN: paper shapes, sizes cut to seconds, not "
+        "results; seeds: 0; data: CIFAR-10 STAND-IN]"
+    )
+    child = "from repro import registry; print(registry.dataset_label('cifar10'))"
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "CIFAR-10 STAND-IN"  # a figure job started by the workflow
+
+
 def test_the_config_schema_takes_its_dataset_lists_from_the_sources(tmp_path):
     cfg = yaml.safe_load(REPO_CONFIG.read_text())
     cfg["optlab"]["defaults"]["mnist_mlp"]["dataset"] = "wine"

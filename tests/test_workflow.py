@@ -8,7 +8,9 @@ import yaml
 
 from repro import layout, registry
 from repro.config import load, papers, resolve_experiments
-from tests.conftest import CONFIG, SMOKE, snakemake
+from tests.conftest import CONFIG, REPO, SMOKE, snakemake
+
+PAPER = REPO / "config" / "paper.yaml"
 
 
 def _job_counts(output: str) -> dict[str, int]:
@@ -48,6 +50,40 @@ def test_all_figures_dry_run_covers_every_figure_the_preset_makes(tmp_path):
     config = load(CONFIG)
     expected = sum(len(_made_figures(config, p)) for p in papers(config))
     assert _job_counts(result.stdout)["figure"] == expected
+
+
+def test_paper_preset_dry_run_on_the_slurm_profile_sends_gpu_runs_to_the_gpu_partition(tmp_path):
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason='pip install -e ".[cluster]"')
+    result = snakemake(
+        tmp_path,
+        "-n",
+        "all",
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        configs=(CONFIG, PAPER),
+    )
+    config = load(CONFIG, PAPER)
+    runs = {
+        (paper, name, seed): params["resources"]
+        for paper in papers(config)
+        for name, params in resolve_experiments(config, paper).items()
+        for seed in params["seeds"]
+    }
+    assert _job_counts(result.stdout)["train"] == len(runs)
+    jobs = re.findall(
+        r"rule train:\n(?:    .*\n)*?    wildcards: paper=(\S+), experiment=(\S+), seed=(\d+)\n"
+        r"    resources: (.*)",
+        result.stdout,
+    )
+    assert len(jobs) == len(runs)
+    for paper, name, seed, line in jobs:
+        asked = dict(item.split("=", 1) for item in line.split(", "))
+        wanted = runs[paper, name, int(seed)]
+        assert int(asked["gpu"]) == wanted["gpu"], (name, asked)
+        assert asked["slurm_partition"] == ("gpu" if wanted["gpu"] else "cpu"), (name, asked)
+        assert (
+            int(asked["mem_mb"]) == wanted["mem_mb"] and int(asked["runtime"]) == wanted["runtime"]
+        )
 
 
 def test_needs_made_drops_outputs_whose_experiments_the_preset_lacks():

@@ -74,13 +74,18 @@ def dataset_label(name: str) -> str:
     return sources.label(name)
 
 
+# What a caption adds after a preset's name when that preset's outputs are not results.
+PRESET_NOTES = {"paper-tiny": "a TEST RUN: paper shapes, sizes cut to seconds, not results"}
+
+
 def caption_text(caption: str, preset: str, experiments: dict) -> str:
     """A figure's or table's caption followed by how it was made: preset, seeds, data."""
     seeds = sorted({s for p in experiments.values() for s in p.get("seeds", [])})
     datasets = sorted(
         {dataset_label(p["dataset"]) for p in experiments.values() if p.get("dataset")}
     )
-    facts = [f"preset: {preset}", f"seeds: {', '.join(map(str, seeds)) or '-'}"]
+    name = f"{preset}, {PRESET_NOTES[preset]}" if preset in PRESET_NOTES else preset
+    facts = [f"preset: {name}", f"seeds: {', '.join(map(str, seeds)) or '-'}"]
     if datasets:
         facts.append(f"data: {', '.join(datasets)}")
     return (caption + "  [" if caption else "[") + "; ".join(facts) + "]"

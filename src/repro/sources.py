@@ -59,7 +59,17 @@ def overlay_paths(datasets_file: str | Path | None = None) -> tuple[str, ...]:
     paths = [p for p in os.environ.get(DATASETS_ENV, "").split(os.pathsep) if p]
     if datasets_file:
         paths.append(str(datasets_file))
-    return tuple(str(Path(p).expanduser().resolve()) for p in paths)
+    resolved = [str(Path(p).expanduser().resolve()) for p in paths]
+    return tuple(dict.fromkeys(resolved))  # a file named twice applies once, first place
+
+
+def activate(datasets_file: str | Path | None) -> None:
+    """Put the config's `datasets_file` in force for this process and the jobs it starts
+    ($REPRO_DATASETS), so that code which knows only a dataset's name (captions' labels
+    in figure, table and scorecard jobs) sees the same sources as the workflow. The
+    workflow calls it at parse time (workflow/rules/common.smk)."""
+    if datasets_file:
+        os.environ[DATASETS_ENV] = os.pathsep.join(overlay_paths(datasets_file))
 
 
 def sources(datasets_file: str | Path | None = None) -> dict[str, Dataset]:

@@ -23,7 +23,8 @@ from repro.config import (
 validate(config)
 
 PAPERS = papers(config)
-DATASETS = sources.sources(config["datasets_file"])
+sources.activate(config["datasets_file"])  # job processes see it too (captions' labels)
+DATASETS = sources.sources()
 EXPERIMENTS = {paper: resolve_experiments(config, paper) for paper in PAPERS}
 
 

@@ -63,16 +63,20 @@ def repulsion(
     projection: torch.Tensor | None = None,
     eps: float = 1e-24,
     variant: str = "code",
+    isotropic: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(R, mean bandwidth median) for input gradients `grads` (M, B, D).
 
     `projection` (D, K) = U diag(sqrt(w)) maps a unit gradient to the kernel's space
-    (None: identity lengthscales, FoRDE-Identity). The gradient of R w.r.t. member i's
-    gradients is (1/B) * sum_j grad k_ij / sum_j k_ij (the others held fixed)."""
+    (None: identity lengthscales, FoRDE-Identity). `isotropic` w0 adds w0 ||d||^2 to the
+    squared distances (the complement of a low-rank basis, see `low_rank_projection`).
+    The gradient of R w.r.t. member i's gradients is (1/B) * sum_j grad k_ij / sum_j k_ij
+    (the others held fixed)."""
     members, batch = grads.shape[:2]
     s = unit_normalise(grads, eps)
     if projection is not None:
-        s = s @ projection
+        projected = s @ projection
+        s = torch.cat([projected, math.sqrt(isotropic) * s], -1) if isotropic else projected
     sqdist = pairwise_sqdist(s)
     logk = log_kernel(sqdist, variant)  # (M_i, M_j, B)
     log_sum = torch.logsumexp(logk.reshape(members, -1), dim=1) - math.log(batch)
@@ -122,6 +126,31 @@ def projection_matrix(basis, weights, dtype=torch.float32, device="cpu") -> torc
     return (u * weights.cpu().sqrt().unsqueeze(0)).to(dtype=dtype, device=device)
 
 
+def low_rank_projection(
+    eigenvalues,
+    basis,
+    dims: int,
+    mode: str,
+    alpha=1.0,
+    form="paper",
+    dtype=torch.float32,
+    device="cpu",
+) -> tuple[torch.Tensor, float]:
+    """(projection, w0) for a basis of K < D eigenvectors whose other eigenvalues are 0.
+
+    The complement of the basis has eigenvalue 0, hence one weight w0 = w(0) (0 for
+    `pca`, 1 for `tuned` at alpha 0, 1 - alpha for the site form), so the metric is
+    U diag(w) U^T + w0 (I - U U^T) = U diag(w - w0) U^T + w0 I: the projection
+    U diag(sqrt(w - w0)) plus `isotropic` w0 in `repulsion` give the same distances as
+    the full D x D eigenbasis, without forming it (w is non-decreasing in lambda for
+    every mode, so w - w0 >= 0)."""
+    weights = component_weights(eigenvalues, mode, alpha, form)
+    if len(weights) == dims:
+        return projection_matrix(basis, weights, dtype, device), 0.0
+    w0 = float(component_weights(torch.zeros(1, dtype=torch.float64), mode, alpha, form)[0])
+    return projection_matrix(basis, (weights - w0).clamp_min(0.0), dtype, device), w0
+
+
 # ----------------------------------------------------------------------- PCA basis
 def second_moment(x: np.ndarray) -> np.ndarray:
     """X^T X / (N - 1) of the rows of x (float64): the code's UNcentred 'covariance'."""
@@ -136,12 +165,32 @@ def eig_desc(matrix) -> tuple[np.ndarray, np.ndarray]:
     return values[order].clamp_min(0).numpy(), vectors[:, order].numpy()
 
 
-def second_moment_from_pca(pca, n: int, mean, std, channels: int) -> np.ndarray:
+def kernel_basis(pca, n: int, mean, std, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(eigenvalues, eigenvectors as columns) of `second_moment_from_pca`, by decreasing
+    eigenvalue.
+
+    A PCA of all D components (N > D images: every paper dataset) takes the D x D
+    eigendecomposition. A PCA of K < D components (N <= D images) spans the data, so the
+    second moment is F F^T with F = S^-1 [C^T diag(sqrt(var)), sqrt(N/(N-1)) (mu - m)]
+    (D x (K+1)), and its non-zero eigenpairs come from the thin SVD of F: O(D K^2) instead
+    of O(D^3) (a 12 288-pixel TinyImageNet basis from a few images); the D - K - 1 others
+    are 0 (`low_rank_projection`)."""
+    if len(pca.components) == np.shape(pca.components)[1]:
+        return eig_desc(second_moment_from_pca(pca, n, mean, std, channels))
+    factor = second_moment_from_pca(pca, n, mean, std, channels, factor=True)
+    basis, singular, _ = np.linalg.svd(factor, full_matrices=False)
+    return singular**2, basis
+
+
+def second_moment_from_pca(
+    pca, n: int, mean, std, channels: int, factor: bool = False
+) -> np.ndarray:
     """The uncentred second moment of the per-channel-normalised images, from the
     foundation's centred PCA of pixels/255 (`repro.pca`, C,H,W order, ddof=1).
 
     sum_n (x_n - m)(x_n - m)^T / (N - 1) = Cov + N/(N-1) (mu - m)(mu - m)^T, then divided
-    by std_d std_e; m, std repeat each channel's constant over its H*W pixels."""
+    by std_d std_e; m, std repeat each channel's constant over its H*W pixels.
+    `factor`: F (D x (K+1)) with F F^T that matrix, instead of the D x D matrix."""
     components = np.asarray(pca.components, dtype=np.float64)
     dims = components.shape[1]
     kept = float(np.sum(pca.explained_variance))
@@ -152,9 +201,14 @@ def second_moment_from_pca(pca, n: int, mean, std, channels: int) -> np.ndarray:
             f"the PCA file holds {components.shape[0]} of {dims} components and "
             f"{kept / pca.total_variance:.6f} of the variance; the FoRDE kernel needs all of it"
         )
-    cov = (components.T * np.asarray(pca.explained_variance, dtype=np.float64)) @ components
+    variance = np.asarray(pca.explained_variance, dtype=np.float64)
     m = np.repeat(np.asarray(mean, dtype=np.float64), dims // channels)
     s = np.repeat(np.asarray(std, dtype=np.float64), dims // channels)
     delta = np.asarray(pca.mean, dtype=np.float64) - m
+    if factor:
+        columns = np.concatenate([components.T * np.sqrt(variance), delta[:, None]], axis=1)
+        columns[:, -1] *= np.sqrt(n / (n - 1))
+        return columns / s[:, None]
+    cov = (components.T * variance) @ components
     second = cov + n / (n - 1) * np.outer(delta, delta)
     return second / np.outer(s, s)

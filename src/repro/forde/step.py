@@ -28,6 +28,7 @@ class Repulsion:
     eps: float = 1e-24
     variant: str = "code"
     weight: float = 1.0  # multiplies R (1 in the paper; the toys can scale it)
+    isotropic: float = 0.0  # w0 of a low-rank basis (kernel.low_rank_projection)
 
 
 def replicate(x: torch.Tensor, members: int) -> torch.Tensor:
@@ -66,7 +67,7 @@ def train_step(
     else:
         logits, grads = forward_with_input_grads(model, x, y if index is None else index)
         nll = nll_fn(logits, y)
-        r, med = repulsion(grads, rep.projection, rep.eps, rep.variant)
+        r, med = repulsion(grads, rep.projection, rep.eps, rep.variant, rep.isotropic)
         loss = nll + rep.weight * r
     loss.backward()
     optimizer.step()

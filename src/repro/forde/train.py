@@ -52,21 +52,28 @@ def build_model(name: str, members: int, channels: int, classes: int, size: int)
     raise ValueError(f"unknown model {name!r}")
 
 
-def kernel_projection(run, p, n_train: int, channels: int, device) -> torch.Tensor | None:
-    """U diag(sqrt(w)) of the method, from resources/pca/<dataset>.npz; None = identity."""
+def kernel_projection(run, p, n_train: int, channels: int, device) -> tuple:
+    """(U diag(sqrt(w)), w0) of the method, from resources/pca/<dataset>.npz; (None, 0)
+    = identity. w0 > 0 only for a PCA of fewer images than pixels (`kernel_basis`)."""
     if p["method"] in ("de", "forde_identity"):
-        return None
+        return None, 0.0
     if not run.pca:
         raise ValueError(f"method {p['method']} needs `pca: true` (the dataset's PCA)")
     from repro import pca as pca_io
 
     mean, std = fdata.NORMALISATION[p["dataset"]]
-    second = kernel.second_moment_from_pca(pca_io.load(run.pca), n_train, mean, std, channels)
-    eigenvalues, basis = kernel.eig_desc(second)
+    found = pca_io.load(run.pca)
+    eigenvalues, basis = kernel.kernel_basis(found, n_train, mean, std, channels)
+    dims = found.components.shape[1]
+    if len(eigenvalues) < dims:
+        run.note(f"PCA of fewer images than pixels: kernel basis of rank {len(eigenvalues)}")
     mode = "pca" if p["method"] == "forde_pca" else "tuned"
-    weights = kernel.component_weights(eigenvalues, mode, p["alpha"] or 0.0, p["tuned_form"])
-    run.artifacts["pca_eigenvalues"] = eigenvalues.astype(np.float32)
-    return kernel.projection_matrix(basis, weights, device=device)
+    run.artifacts["pca_eigenvalues"] = np.pad(eigenvalues, (0, dims - len(eigenvalues))).astype(
+        np.float32
+    )
+    return kernel.low_rank_projection(
+        eigenvalues, basis, dims, mode, p["alpha"] or 0.0, p["tuned_form"], device=device
+    )
 
 
 @torch.no_grad()
@@ -156,8 +163,8 @@ def ensemble(run) -> None:
     optimizer = make_optimizer(model, p["lr"], p["momentum"], p["weight_decay"])
     rep = None
     if p["method"] != "de":
-        projection = kernel_projection(run, p, n_full, channels, device)
-        rep = Repulsion(projection, p["eps"], p["kernel_variant"])
+        projection, isotropic = kernel_projection(run, p, n_full, channels, device)
+        rep = Repulsion(projection, p["eps"], p["kernel_variant"], isotropic=isotropic)
     steps_per_epoch = len(xtr) // p["batch_size"]
     total = p["epochs"] * steps_per_epoch
 

@@ -122,6 +122,7 @@ def fig7(inputs):
         (5, (0, 1, 2), True, "(c)"),
         (6, (3, 4, 5), True, "(c)"),
     )
+    points = None  # stays None when the walk gave fewer than 3 components
     for position, dims, with_wd, tag in panels:
         ax = fig.add_subplot(2, 3, position, projection="3d")
         label = f"{tag} PC{dims[0] + 1}-PC{dims[2] + 1}"
@@ -143,8 +144,9 @@ def fig7(inputs):
             getattr(ax, f"set_{axis}label")(f"PC{d + 1}", fontsize=8, labelpad=-1)
         ax.tick_params(labelsize=6, pad=0)
         ax.set_title(label, fontsize=9)
-    bar = fig.colorbar(points, ax=fig.axes[1:], shrink=0.5, pad=0.02, location="right")
-    bar.set_label("snapshot index within its run", fontsize=8)
+    if points is not None:
+        bar = fig.colorbar(points, ax=fig.axes[1:], shrink=0.5, pad=0.02, location="right")
+        bar.set_label("snapshot index within its run", fontsize=8)
     legend = fig.add_subplot(2, 3, 4)
     legend.axis("off")
     handles = [
