@@ -37,7 +37,10 @@ from repro.levelsets.nets import Net, flat_grad, nonzero_columns
 from repro.training import eager_optimizer
 
 CHECKPOINT_SECONDS = 300.0
-EVAL_FLOATS = 2**22  # largest activation tensor of a chunked evaluation (16 MB: cache-sized)
+# Largest first-layer activation tensor of one chunk of a full-batch pass (evaluation, and
+# the walk's loss and gradient): 8 MB, about the L2 + L3 share of one job (chunks of 155
+# MNIST_CONV images run a walk step in ~0.6x the CPU time of one 500-image pass).
+CHUNK_FLOATS = 2**21
 
 
 def lam_key(lam: float) -> str:
@@ -88,7 +91,7 @@ def evaluate(net: Net, w: torch.Tensor, x, y: torch.Tensor, regression: bool):
     a `pruned` pair), in chunks that bound the activation memory."""
     x, columns = x if isinstance(x, tuple) else (x, None)
     members, params = w.shape[0], net.views(w)
-    chunk = max(1, EVAL_FLOATS // (members * net.activation_size))
+    chunk = chunk_size(net, members)
     loss = torch.zeros(members, device=w.device)
     metric = torch.zeros(members, device=w.device)
     for start in range(0, len(x), chunk):
@@ -97,6 +100,11 @@ def evaluate(net: Net, w: torch.Tensor, x, y: torch.Tensor, regression: bool):
         loss += data_loss(out, yb, regression) * len(xb)
         metric += data_metric(out, yb, regression) * len(xb)
     return loss / len(x), metric / len(x)
+
+
+def chunk_size(net: Net, members: int = 1) -> int:
+    """Examples per chunk of a full-batch pass (`CHUNK_FLOATS`)."""
+    return max(1, CHUNK_FLOATS // (members * net.activation_size))
 
 
 def adam(w: torch.Tensor, p: dict) -> torch.optim.Adam:
@@ -139,15 +147,25 @@ def phase1(run, net: Net, data: Split, w: torch.Tensor) -> float:
 
 
 def full_batch(net: Net, data: Split):
-    """loss_grad(w) for the walk: L and ∇L on the whole of S in one forward/backward."""
+    """loss_grad(w) for the walk: L and ∇L on the whole of S (mean loss over S), the
+    sum of `chunk_size` chunks' contributions (one chunk: one forward/backward)."""
     x, columns = pruned(net, data.x_train.unsqueeze(0))
-    y = data.y_train
+    y, n = data.y_train, data.n_train
+    chunks = batches(n, chunk_size(net))
 
     def loss_grad(w: torch.Tensor):
         params = net.views(w.unsqueeze(0), grad=True)
-        out = net.forward(params, x, columns)
-        loss = data_loss(out, y, data.regression)[0]
-        return loss.item(), flat_grad(loss, params)[0], out.detach()
+        loss, grad, outs = 0.0, None, []
+        for b in chunks:
+            out = net.forward(params, x[:, b], columns)
+            part = data_loss(out, y[b], data.regression)[0]
+            if len(chunks) > 1:
+                part = part * (out.shape[1] / n)
+            g = flat_grad(part, params)[0]
+            grad = g if grad is None else grad.add_(g)
+            loss += part.item()
+            outs.append(out.detach())
+        return loss, grad, outs[0] if len(outs) == 1 else torch.cat(outs, 1)
 
     return loss_grad
 
