@@ -129,16 +129,16 @@ class Net:
 
 
 # --------------------------------------------------------------------------- conv layers
-# Each conv layer is conv 3x3 (valid) + bias, tanh, 2x2 average pooling (floor). Members
-# are conv groups. Exactly the same function as F.conv2d -> tanh -> F.avg_pool2d, computed
-# in fewer passes over memory (a step on 500 MNIST images costs about half):
+# Each conv layer is conv 3x3 (valid) + bias, tanh, 2x2 average pooling (floor); members
+# are conv groups. The same function as F.conv2d -> tanh -> F.avg_pool2d, in fewer passes
+# over memory (a walk step on 500 MNIST images: about 0.5x the CPU time):
 # * the first layer (1 or 3 input channels, where a convolution is a poor GEMM) is one
-#   matrix product per 2x2 pooling offset with the image patches under that offset, the
-#   four tanh'd products summed: conv, tanh and pooling without an unpooled tensor;
+#   matrix product of the image patches under each of the 4 offsets of a pooling window;
 # * a conv output row/column that floor pooling drops (the last of an odd size) is never
 #   computed: the input is cropped to 2 q + 2 for q pooled outputs;
-# * tanh and pooling of the later layers are one autograd function (`_tanh_pool`) whose
-#   backward writes the conv's output gradient in one pass, channels-last throughout.
+# * tanh and pooling are one autograd function (`_WindowTanh`) on pre-activations scaled
+#   by 2 (tanh x = 2 sigmoid(2x) - 1; the kernels and biases are doubled, an exact
+#   scaling): one sigmoid pass forward, one sigmoid_backward pass backward.
 # Activations travel as NHWC tensors (B, q, q, E*C): channels-last for the next conv.
 
 
@@ -153,8 +153,10 @@ def conv_stack(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         q = (h.shape[1] - KERNEL + 1) // 2
         h = h[:, : 2 * q + KERNEL - 1, : 2 * q + KERNEL - 1]  # rows/columns pooling drops
         h = h.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
-        y = F.conv2d(h, kernel.reshape(-1, *kernel.shape[2:]), bias.reshape(-1), groups=e)
-        h = _TanhPool.apply(y)
+        kernel2, bias2 = kernel.reshape(-1, *kernel.shape[2:]) * 2.0, bias.reshape(-1) * 2.0
+        y2 = F.conv2d(h, kernel2, bias2, groups=e)  # (B, E*C, 2q, 2q) channels-last
+        windows = y2.permute(0, 2, 3, 1).view(b, q, 2, q, 2, y2.shape[1])
+        h = _WindowTanh.apply(windows, (2, 4))  # (B, q, q, E*C)
     q, channels = h.shape[1], h.shape[3] // e
     return h.view(b, q, q, e, channels).permute(3, 0, 4, 1, 2).reshape(e, b, -1)
 
@@ -163,21 +165,22 @@ def _first_layer(kernel: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> t
     """Conv + tanh + 2x2 average pool as 4 patch products: NHWC (B, q, q, E*C_out)."""
     e, b, c, side = x.shape[0], x.shape[1], x.shape[2], x.shape[-1]
     q = (side - KERNEL + 1) // 2
-    out = kernel.shape[1]
+    out, taps = kernel.shape[1], c * KERNEL * KERNEL
     # row-major kernels: autograd gives a column-major matrix's gradient as (G^T A)^T, 6x
     # slower than A^T G for these (huge, 9C)^T x (huge, C_out) products
-    k = kernel.reshape(e, out, c * KERNEL * KERNEL).transpose(1, 2)  # (E, 9C, C_out)
+    k2 = (kernel.reshape(e, out, taps) * 2.0).transpose(1, 2)  # (E, 9C, C_out)
     if e == 1 or x.stride(0) == 0:  # one image set for every member: one set of patches
-        patches = _pool_patches(x[0], q)  # (4, B*q*q, 9C)
-        w = k.transpose(0, 1).reshape(c * KERNEL * KERNEL, e * out).contiguous()
-        h = tanh(torch.addmm(bias.reshape(1, -1), patches.flatten(0, 1), w))
-        h = h.view(4, b * q * q, e * out)
+        patches = _pool_patches(x[0], q).flatten(0, 1)  # (4*B*q*q, 9C)
+        w2 = k2.transpose(0, 1).reshape(taps, e * out).contiguous()
+        y2 = torch.addmm(bias.reshape(1, -1) * 2.0, patches, w2).view(4, b * q * q, e * out)
+        h = _WindowTanh.apply(y2, (0,))
     else:  # each member its own images (the weight-decay grid)
-        patches = _pool_patches(x.flatten(0, 1), q).view(4, e, b * q * q, -1)
+        patches = _pool_patches(x.flatten(0, 1), q).view(4, e, b * q * q, taps)
         patches = patches.transpose(0, 1).flatten(1, 2)  # (E, 4*B*q*q, 9C)
-        h = tanh(torch.baddbmm(bias.unsqueeze(1), patches, k.contiguous()))
-        h = h.view(e, 4, b, q * q, out).permute(1, 2, 3, 0, 4)
-    return h.sum(0).mul_(0.25).reshape(b, q, q, e * out)
+        y2 = torch.baddbmm(bias.unsqueeze(1) * 2.0, patches, k2.contiguous())
+        h = _WindowTanh.apply(y2.view(e, 4, b * q * q, out), (1,))  # (E, B*q*q, C_out)
+        h = h.view(e, b * q * q, out).transpose(0, 1)
+    return h.reshape(b, q, q, e * out)
 
 
 def _pool_patches(x: torch.Tensor, q: int) -> torch.Tensor:
@@ -190,25 +193,25 @@ def _pool_patches(x: torch.Tensor, q: int) -> torch.Tensor:
     return p.permute(3, 5, 0, 2, 4, 1).reshape(4, n * q * q, c * KERNEL * KERNEL)
 
 
-class _TanhPool(torch.autograd.Function):
-    """2x2 average pool of tanh(y), y (B, C, 2q, 2q) channels-last -> NHWC (B, q, q, C)."""
+class _WindowTanh(torch.autograd.Function):
+    """Mean over the window axes `dims` of tanh(y2 / 2), for y2 = 2 x the pre-activation:
+    mean(2 sigmoid(y2) - 1) = sum(sigmoid(y2)) * 2/n - 1 (n values per window)."""
 
     @staticmethod
-    def forward(ctx, y):
-        b, c, rows, cols = y.shape
-        a = torch.sigmoid(y * 2.0).mul_(2.0).sub_(1.0)  # tanh, as `_Tanh`
-        ctx.save_for_backward(a)
-        windows = a.permute(0, 2, 3, 1).reshape(b, rows // 2, 2, cols // 2, 2, c)
-        return windows.sum((2, 4)).mul_(0.25)
+    def forward(ctx, y2, dims):
+        s = torch.sigmoid(y2)
+        n = math.prod(y2.shape[d] for d in dims)
+        ctx.save_for_backward(s)
+        ctx.dims, ctx.scale = dims, 2.0 / n
+        return s.sum(dims).mul_(ctx.scale).sub_(1.0)
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        b, c, rows, cols = a.shape
-        windows = a.permute(0, 2, 3, 1).reshape(b, rows // 2, 2, cols // 2, 2, c)
-        spread = (grad * 0.25).view(b, rows // 2, 1, cols // 2, 1, c).expand_as(windows)
-        dy = torch.ops.aten.tanh_backward(spread, windows)
-        return dy.reshape(b, rows, cols, c).permute(0, 3, 1, 2)
+        (s,) = ctx.saved_tensors
+        spread = grad * ctx.scale
+        for d in ctx.dims:
+            spread = spread.unsqueeze(d)
+        return torch.ops.aten.sigmoid_backward(spread.expand_as(s), s), None
 
 
 def flat_grad(loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
