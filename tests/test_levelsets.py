@@ -119,6 +119,11 @@ def test_conv_forward_and_gradient_match_the_plain_network(name, members, shared
     grad64 = flat_grad(out64.sin().sum(), params64)
     torch.testing.assert_close(out.double(), out64, rtol=0, atol=2e-6)
     torch.testing.assert_close(grad.double(), grad64, rtol=0, atol=2e-6 * grad64.abs().max().item())
+    # the images' first-layer patches, made once, in place of the images
+    patches = net.patches(x[:1]).expand(members, -1, -1, -1, -1) if shared else net.patches(x)
+    assert patches.shape[-3:] == (4, net.patch_size // (4 * net.taps), net.taps)
+    out_p = net.forward(params, patches)
+    torch.testing.assert_close(out_p, out, rtol=0, atol=1e-6)
 
 
 def test_full_batch_loss_grad_in_chunks_is_the_one_pass_mean(monkeypatch):

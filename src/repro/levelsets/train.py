@@ -74,11 +74,19 @@ def data_metric(out: torch.Tensor, y: torch.Tensor, regression: bool) -> torch.T
     return (out.argmax(dim=-1) == y).float().mean(dim=-1)
 
 
-def pruned(net: Net, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(x without its all-zero features, their indices) for a dense-input network (MNIST
-    pixels that are 0 in every image of x: ~22 % of the first layer's work); else (x, None)."""
+# Largest set of first-layer patches `prepared` keeps (128 MB): a fixed image set (S, the
+# test subset) is unfolded once instead of at every pass over it.
+PATCH_FLOATS = 2**25
+
+
+def prepared(net: Net, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """x prepared for repeated passes, as a pair (inputs, columns) for `Net.forward`.
+    Dense-input network: x without its all-zero features and their indices (MNIST pixels
+    that are 0 in every image of x: ~22 % of the first layer's work). Conv network: the
+    first layer's patches (`Net.patches`) if they fit in `PATCH_FLOATS`, else x."""
     if net.n_conv:
-        return x, None
+        fits = x.shape[:-3].numel() * net.patch_size <= PATCH_FLOATS
+        return (net.patches(x) if fits else x), None
     columns = nonzero_columns(x)
     if len(columns) == x.shape[-1]:
         return x, None
@@ -88,7 +96,7 @@ def pruned(net: Net, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None
 @torch.no_grad()
 def evaluate(net: Net, w: torch.Tensor, x, y: torch.Tensor, regression: bool):
     """(loss, metric), each (E,), of members `w` (E, P) on a shared set `x` (a tensor or
-    a `pruned` pair), in chunks that bound the activation memory."""
+    a `prepared` pair), in chunks that bound the activation memory."""
     x, columns = x if isinstance(x, tuple) else (x, None)
     members, params = w.shape[0], net.views(w)
     chunk = chunk_size(net, members)
@@ -126,7 +134,7 @@ def phase1(run, net: Net, data: Split, w: torch.Tensor) -> float:
     p = run.params
     optimizer = adam(w, p)
     params = net.views(w, grad=True)
-    x, columns = pruned(net, data.x_train.unsqueeze(0))
+    x, columns = prepared(net, data.x_train.unsqueeze(0))
     y = data.y_train
     for epoch in range(1, p["phase1_epochs"] + 1):
         losses = []
@@ -142,14 +150,14 @@ def phase1(run, net: Net, data: Split, w: torch.Tensor) -> float:
         if not run.check_finite(epoch, mean):
             break
     w.grad = None
-    loss0, _ = evaluate(net, w, pruned(net, data.x_train), data.y_train, data.regression)
+    loss0, _ = evaluate(net, w, prepared(net, data.x_train), data.y_train, data.regression)
     return float(loss0[0])
 
 
 def full_batch(net: Net, data: Split):
     """loss_grad(w) for the walk: L and ∇L on the whole of S (mean loss over S), the
     sum of `chunk_size` chunks' contributions (one chunk: one forward/backward)."""
-    x, columns = pruned(net, data.x_train.unsqueeze(0))
+    x, columns = prepared(net, data.x_train.unsqueeze(0))
     y, n = data.y_train, data.n_train
     chunks = batches(n, chunk_size(net))
 
@@ -194,7 +202,7 @@ def traversal(run) -> None:
         w = net.init(1).to(run.device)  # global generator, seeded by repro.runs.execute
         loss0 = phase1(run, net, data, w)
         test_loss, test_metric = evaluate(
-            net, w, pruned(net, data.x_test), data.y_test, data.regression
+            net, w, prepared(net, data.x_test), data.y_test, data.regression
         )
         run.record(
             0, "levelset", L0=loss0, phase1_test_loss=test_loss, phase1_test_metric=test_metric
@@ -205,7 +213,7 @@ def traversal(run) -> None:
             return  # phase 1 diverged (run.check_finite marked the run)
     cfg = settings(p)
     loss_grad = full_batch(net, data)
-    test_x = pruned(net, data.x_test)
+    test_x = prepared(net, data.x_test)
     every = max(1, p["steps"] // 10)
 
     def log(point: walk.Predicted) -> None:
@@ -245,7 +253,7 @@ def traversal(run) -> None:
     # The loss at the final weights, recomputed by the chunked no-grad evaluation (not the
     # walk's loss_grad): where the last predictor step landed.
     final_loss, _ = evaluate(
-        net, state.w.unsqueeze(0), pruned(net, data.x_train), data.y_train, data.regression
+        net, state.w.unsqueeze(0), prepared(net, data.x_train), data.y_train, data.regression
     )
     final_gap = float(final_loss[0]) - loss0
     if state.last == walk.PREDICT:
@@ -299,9 +307,9 @@ def weight_decay(run) -> None:
         splits.append(load(p, run.manifests, generator).to(run.device))
         inits.append(net.init(1, generator))
     regression = splits[0].regression
-    x, columns = pruned(net, torch.stack([s.x_train for s in splits]))  # (E, N, ...)
+    x, columns = prepared(net, torch.stack([s.x_train for s in splits]))  # (E, N, ...)
     y = torch.stack([s.y_train for s in splits])
-    test_x, y_test = pruned(net, splits[0].x_test), splits[0].y_test
+    test_x, y_test = prepared(net, splits[0].x_test), splits[0].y_test
     w = torch.cat(inits).to(run.device)
     lam = torch.tensor(lams, device=run.device)
     optimizer = adam(w, p)
