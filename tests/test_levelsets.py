@@ -81,6 +81,74 @@ def test_members_train_independently():
         torch.testing.assert_close(alone[0], together[j], rtol=1e-5, atol=1e-6)
 
 
+def _reference_forward(net: Net, params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """The spec's network written plainly, one member at a time: conv 3x3 valid + bias,
+    tanh, 2x2 average pool (floor), flatten (C, H, W), dense layers with tanh between."""
+    members = []
+    for j in range(x.shape[0]):
+        h, index = x[j], 0
+        for _ in range(net.n_conv):
+            conv = torch.nn.functional.conv2d(h, params[index][j], params[index + 1][j])
+            h = torch.nn.functional.avg_pool2d(torch.tanh(conv), 2)
+            index += 2
+        h = h.flatten(1)
+        while index < len(params):
+            h = h @ params[index][j] + params[index + 1][j]
+            h = torch.tanh(h) if index + 2 < len(params) else h
+            index += 2
+        members.append(h)
+    return torch.stack(members)
+
+
+@pytest.mark.parametrize("name", ["MNIST_CONV", "CIFAR10_CONV"])
+@pytest.mark.parametrize("members, shared", [(1, True), (3, True), (3, False)])
+def test_conv_forward_and_gradient_match_the_plain_network(name, members, shared):
+    """The fused conv layers (patch products, cropped rows, tanh+pool in one function)
+    compute the plain network: outputs and gradients against float64 conv/tanh/pool."""
+    net = Net(name)
+    gen = torch.Generator().manual_seed(0)
+    w = net.init(members, gen)
+    w[:, ~net.kernel_mask()] = 0.1 * torch.randn(int((~net.kernel_mask()).sum()), generator=gen)
+    x = torch.rand(1 if shared else members, 5, *ARCHITECTURES[name]["input"], generator=gen)
+    x = x.expand(members, *x.shape[1:]) if shared else x
+    params = net.views(w, grad=True)
+    out = net.forward(params, x)
+    grad = flat_grad(out.sin().sum(), params)
+    params64 = net.views(w.double(), grad=True)
+    out64 = _reference_forward(net, params64, x.double())
+    grad64 = flat_grad(out64.sin().sum(), params64)
+    torch.testing.assert_close(out.double(), out64, rtol=0, atol=2e-6)
+    torch.testing.assert_close(grad.double(), grad64, rtol=0, atol=2e-6 * grad64.abs().max().item())
+    # the images' first-layer patches, made once, in place of the images
+    patches = net.patches(x[:1]).expand(members, -1, -1, -1, -1) if shared else net.patches(x)
+    assert patches.shape[-3:] == (4, net.patch_size // (4 * net.taps), net.taps)
+    out_p = net.forward(params, patches)
+    torch.testing.assert_close(out_p, out, rtol=0, atol=1e-6)
+
+
+def test_full_batch_loss_grad_in_chunks_is_the_one_pass_mean(monkeypatch):
+    """The walk's loss and gradient summed over chunks = mean loss over S in one pass."""
+    from repro.levelsets import train
+    from repro.levelsets.datasets import Split
+
+    net = Net("MNIST_CONV")
+    gen = torch.Generator().manual_seed(2)
+    w = net.init(1, gen)[0]
+    x, y = torch.rand(23, 1, 28, 28, generator=gen), torch.randint(0, 10, (23,), generator=gen)
+    data = Split(x_train=x, y_train=y, x_test=x[:3], y_test=y[:3], regression=False)
+    params = net.views(w.unsqueeze(0).double(), grad=True)
+    loss64 = torch.nn.functional.cross_entropy(
+        _reference_forward(net, params, x[None].double())[0], y
+    )
+    grad64 = flat_grad(loss64, params)[0]
+    monkeypatch.setattr(train, "CHUNK_FLOATS", 5 * net.activation_size)  # chunks 5,5,5,5,3
+    assert train.chunk_size(net) == 5
+    loss, grad, out = train.full_batch(net, data)(w)
+    assert out.shape == (1, 23, 10)
+    assert loss == pytest.approx(loss64.item(), rel=1e-6)
+    torch.testing.assert_close(grad.double(), grad64, rtol=0, atol=1e-6 * grad64.abs().max().item())
+
+
 def test_pruned_columns_give_the_same_outputs_and_gradient():
     net = Net("MNIST_FF")
     w = net.init(1, torch.Generator().manual_seed(0))

@@ -37,7 +37,10 @@ from repro.levelsets.nets import Net, flat_grad, nonzero_columns
 from repro.training import eager_optimizer
 
 CHECKPOINT_SECONDS = 300.0
-EVAL_FLOATS = 2**22  # largest activation tensor of a chunked evaluation (16 MB: cache-sized)
+# Largest first-layer activation tensor of one chunk of a full-batch pass (evaluation, and
+# the walk's loss and gradient): 8 MB, about the L2 + L3 share of one job (chunks of 155
+# MNIST_CONV images run a walk step in ~0.6x the CPU time of one 500-image pass).
+CHUNK_FLOATS = 2**21
 
 
 def lam_key(lam: float) -> str:
@@ -71,11 +74,19 @@ def data_metric(out: torch.Tensor, y: torch.Tensor, regression: bool) -> torch.T
     return (out.argmax(dim=-1) == y).float().mean(dim=-1)
 
 
-def pruned(net: Net, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(x without its all-zero features, their indices) for a dense-input network (MNIST
-    pixels that are 0 in every image of x: ~22 % of the first layer's work); else (x, None)."""
+# Largest set of first-layer patches `prepared` keeps (128 MB): a fixed image set (S, the
+# test subset) is unfolded once instead of at every pass over it.
+PATCH_FLOATS = 2**25
+
+
+def prepared(net: Net, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """x prepared for repeated passes, as a pair (inputs, columns) for `Net.forward`.
+    Dense-input network: x without its all-zero features and their indices (MNIST pixels
+    that are 0 in every image of x: ~22 % of the first layer's work). Conv network: the
+    first layer's patches (`Net.patches`) if they fit in `PATCH_FLOATS`, else x."""
     if net.n_conv:
-        return x, None
+        fits = x.shape[:-3].numel() * net.patch_size <= PATCH_FLOATS
+        return (net.patches(x) if fits else x), None
     columns = nonzero_columns(x)
     if len(columns) == x.shape[-1]:
         return x, None
@@ -85,10 +96,10 @@ def pruned(net: Net, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None
 @torch.no_grad()
 def evaluate(net: Net, w: torch.Tensor, x, y: torch.Tensor, regression: bool):
     """(loss, metric), each (E,), of members `w` (E, P) on a shared set `x` (a tensor or
-    a `pruned` pair), in chunks that bound the activation memory."""
+    a `prepared` pair), in chunks that bound the activation memory."""
     x, columns = x if isinstance(x, tuple) else (x, None)
     members, params = w.shape[0], net.views(w)
-    chunk = max(1, EVAL_FLOATS // (members * net.activation_size))
+    chunk = chunk_size(net, members)
     loss = torch.zeros(members, device=w.device)
     metric = torch.zeros(members, device=w.device)
     for start in range(0, len(x), chunk):
@@ -97,6 +108,11 @@ def evaluate(net: Net, w: torch.Tensor, x, y: torch.Tensor, regression: bool):
         loss += data_loss(out, yb, regression) * len(xb)
         metric += data_metric(out, yb, regression) * len(xb)
     return loss / len(x), metric / len(x)
+
+
+def chunk_size(net: Net, members: int = 1) -> int:
+    """Examples per chunk of a full-batch pass (`CHUNK_FLOATS`)."""
+    return max(1, CHUNK_FLOATS // (members * net.activation_size))
 
 
 def adam(w: torch.Tensor, p: dict) -> torch.optim.Adam:
@@ -118,7 +134,7 @@ def phase1(run, net: Net, data: Split, w: torch.Tensor) -> float:
     p = run.params
     optimizer = adam(w, p)
     params = net.views(w, grad=True)
-    x, columns = pruned(net, data.x_train.unsqueeze(0))
+    x, columns = prepared(net, data.x_train.unsqueeze(0))
     y = data.y_train
     for epoch in range(1, p["phase1_epochs"] + 1):
         losses = []
@@ -134,20 +150,30 @@ def phase1(run, net: Net, data: Split, w: torch.Tensor) -> float:
         if not run.check_finite(epoch, mean):
             break
     w.grad = None
-    loss0, _ = evaluate(net, w, pruned(net, data.x_train), data.y_train, data.regression)
+    loss0, _ = evaluate(net, w, prepared(net, data.x_train), data.y_train, data.regression)
     return float(loss0[0])
 
 
 def full_batch(net: Net, data: Split):
-    """loss_grad(w) for the walk: L and ∇L on the whole of S in one forward/backward."""
-    x, columns = pruned(net, data.x_train.unsqueeze(0))
-    y = data.y_train
+    """loss_grad(w) for the walk: L and ∇L on the whole of S (mean loss over S), the
+    sum of `chunk_size` chunks' contributions (one chunk: one forward/backward)."""
+    x, columns = prepared(net, data.x_train.unsqueeze(0))
+    y, n = data.y_train, data.n_train
+    chunks = batches(n, chunk_size(net))
 
     def loss_grad(w: torch.Tensor):
         params = net.views(w.unsqueeze(0), grad=True)
-        out = net.forward(params, x, columns)
-        loss = data_loss(out, y, data.regression)[0]
-        return loss.item(), flat_grad(loss, params)[0], out.detach()
+        loss, grad, outs = 0.0, None, []
+        for b in chunks:
+            out = net.forward(params, x[:, b], columns)
+            part = data_loss(out, y[b], data.regression)[0]
+            if len(chunks) > 1:
+                part = part * (out.shape[1] / n)
+            g = flat_grad(part, params)[0]
+            grad = g if grad is None else grad.add_(g)
+            loss += part.item()
+            outs.append(out.detach())
+        return loss, grad, outs[0] if len(outs) == 1 else torch.cat(outs, 1)
 
     return loss_grad
 
@@ -176,7 +202,7 @@ def traversal(run) -> None:
         w = net.init(1).to(run.device)  # global generator, seeded by repro.runs.execute
         loss0 = phase1(run, net, data, w)
         test_loss, test_metric = evaluate(
-            net, w, pruned(net, data.x_test), data.y_test, data.regression
+            net, w, prepared(net, data.x_test), data.y_test, data.regression
         )
         run.record(
             0, "levelset", L0=loss0, phase1_test_loss=test_loss, phase1_test_metric=test_metric
@@ -187,7 +213,7 @@ def traversal(run) -> None:
             return  # phase 1 diverged (run.check_finite marked the run)
     cfg = settings(p)
     loss_grad = full_batch(net, data)
-    test_x = pruned(net, data.x_test)
+    test_x = prepared(net, data.x_test)
     every = max(1, p["steps"] // 10)
 
     def log(point: walk.Predicted) -> None:
@@ -227,7 +253,7 @@ def traversal(run) -> None:
     # The loss at the final weights, recomputed by the chunked no-grad evaluation (not the
     # walk's loss_grad): where the last predictor step landed.
     final_loss, _ = evaluate(
-        net, state.w.unsqueeze(0), pruned(net, data.x_train), data.y_train, data.regression
+        net, state.w.unsqueeze(0), prepared(net, data.x_train), data.y_train, data.regression
     )
     final_gap = float(final_loss[0]) - loss0
     if state.last == walk.PREDICT:
@@ -281,9 +307,9 @@ def weight_decay(run) -> None:
         splits.append(load(p, run.manifests, generator).to(run.device))
         inits.append(net.init(1, generator))
     regression = splits[0].regression
-    x, columns = pruned(net, torch.stack([s.x_train for s in splits]))  # (E, N, ...)
+    x, columns = prepared(net, torch.stack([s.x_train for s in splits]))  # (E, N, ...)
     y = torch.stack([s.y_train for s in splits])
-    test_x, y_test = pruned(net, splits[0].x_test), splits[0].y_test
+    test_x, y_test = prepared(net, splits[0].x_test), splits[0].y_test
     w = torch.cat(inits).to(run.device)
     lam = torch.tensor(lams, device=run.device)
     optimizer = adam(w, p)
