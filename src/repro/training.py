@@ -41,3 +41,64 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 4096):
         correct += (logits.argmax(dim=1) == target).sum().item()
     model.train(was_training)
     return total_loss / len(x), correct / len(x)
+
+
+class SGD:
+    """torch.optim.SGD (momentum, dampening 0, no Nesterov, coupled L2 weight decay) for
+    plain CPU/GPU tensors, the same operations in the same order (the tests pin it to
+    torch.optim.SGD bit for bit). Why not torch.optim: every torch.optim optimizer
+    imports torch._dynamo (and sympy) on creation and on every `step`, ~1.2 CPU-s per job.
+
+    `param_groups`: dicts with "params", "lr", "weight_decay" (default 0) and
+    "momentum" (default `momentum`), as torch's; `state_dict` holds the momentum buffers."""
+
+    def __init__(self, groups, momentum: float = 0.0):
+        self.param_groups = [
+            {"weight_decay": 0.0, "momentum": momentum, **g, "params": list(g["params"])}
+            for g in groups
+        ]
+        self.buffers: list[list[torch.Tensor | None]] = [
+            [None] * len(g["params"]) for g in self.param_groups
+        ]
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for g, buffers in zip(self.param_groups, self.buffers, strict=True):
+            lr, wd, momentum = g["lr"], g["weight_decay"], g["momentum"]
+            for i, p in enumerate(g["params"]):
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if wd != 0:
+                    grad = grad.add(p, alpha=wd)
+                if momentum != 0:
+                    if buffers[i] is None:
+                        buffers[i] = torch.clone(grad).detach()
+                    else:
+                        buffers[i].mul_(momentum).add_(grad, alpha=1)
+                    grad = buffers[i]
+                p.add_(grad, alpha=-lr)
+
+    def state_dict(self) -> dict:
+        return {
+            "lrs": [g["lr"] for g in self.param_groups],
+            "buffers": [[b if b is None else b.clone() for b in bs] for bs in self.buffers],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        for g, lr in zip(self.param_groups, state["lrs"], strict=True):
+            g["lr"] = lr
+        self.buffers = [list(bs) for bs in state["buffers"]]
+
+
+def cosine_lr_step(optimizer, epoch: int, t_max: int, eta_min: float) -> None:
+    """torch.optim.lr_scheduler.CosineAnnealingLR's `step()` to `epoch` (1 <= epoch <=
+    t_max), in the recursive form torch computes (each group from its current lr)."""
+    import math
+
+    if not 1 <= epoch <= t_max:
+        raise ValueError(f"cosine schedule: epoch {epoch} outside 1..{t_max}")
+    for g in optimizer.param_groups:
+        g["lr"] = (1 + math.cos(math.pi * epoch / t_max)) / (
+            1 + math.cos(math.pi * (epoch - 1) / t_max)
+        ) * (g["lr"] - eta_min) + eta_min

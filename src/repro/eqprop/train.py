@@ -24,7 +24,7 @@ from repro.eqprop import gdu
 from repro.eqprop.dynamics import free_phase
 from repro.eqprop.estimators import bptt_update, ep_update
 from repro.eqprop.model import EnergyNet
-from repro.training import built_on_cpu, minibatches
+from repro.training import SGD, built_on_cpu, cosine_lr_step, minibatches
 
 # Normalisation of the original `main.py`: MNIST raw [0, 1]; CIFAR-10 with 3x the std.
 NORMALISATION = {
@@ -43,8 +43,9 @@ def _images(raw: np.ndarray, dataset: str, device, dtype=torch.float32) -> torch
     return ((x - mean) / std).to(device)
 
 
-def load(run, p, dtype=torch.float32):
-    """(x_train, y_train, x_test, y_test) on the run's device, first N of each split."""
+def load(run, p, dtype=torch.float32, pick: int | None = None):
+    """(x_train, y_train, x_test, y_test) on the run's device, first N of each split; with
+    `pick`, (x, y): `pick` training images drawn at random (a seeded shuffle's first)."""
     if p["dataset"] not in NORMALISATION:
         raise ValueError(f"eqprop has no preprocessing for dataset {p['dataset']!r}")
     if p["dataset"] != "cifar10":
@@ -53,6 +54,10 @@ def load(run, p, dtype=torch.float32):
             "quick scale uses MNIST: a small ConvNet that trains in minutes on a CPU)"
         )
     data = load_images(run.manifests[p["dataset"]])
+    if pick is not None:  # only the picked images are converted
+        order = torch.randperm(len(data.x_train), device="cpu")[:pick].numpy()
+        x = _images(data.x_train[order], p["dataset"], run.device, dtype)
+        return x, torch.from_numpy(data.y_train[order]).to(run.device)
     n_train, n_test = p.get("train_subset"), p.get("test_subset")
     x_train = _images(data.x_train[:n_train], p["dataset"], run.device, dtype)
     x_test = _images(data.x_test[:n_test], p["dataset"], run.device, dtype)
@@ -122,9 +127,7 @@ def gducheck(run) -> None:
     """Spec §1.6 on the first `n_images` of a shuffled training set, one net for all β."""
     p = run.params
     dtype = DTYPES[p["dtype"]]
-    x_train, y_train, _, _ = load(run, {**p, "train_subset": None, "test_subset": 1}, dtype)
-    pick = torch.randperm(len(x_train), device="cpu")[: p["n_images"]].to(run.device)
-    x, y = x_train[pick], y_train[pick]
+    x, y = load(run, p, dtype, pick=p["n_images"])
     model = built_on_cpu(build_model, "cpu", p, x.shape[1:])  # same draws on any device
     if p.get("init_from"):
         load_trained(model, run.init)
@@ -137,8 +140,9 @@ def gducheck(run) -> None:
     )
     curves: dict[str, list] = {}
     chosen: dict[str, np.ndarray] = {}
+    bptt = gdu.bptt_series(model, x, y, p["t1"], p["t2"])  # the same for every β
     for i, beta in enumerate(p["betas"]):
-        result = gdu.check(model, x, y, p["t1"], p["t2"], beta)
+        result = gdu.check(model, x, y, p["t1"], p["t2"], beta, bptt=bptt)
         run.record(i, "beta", value=beta)
         run.record(i, "regions", **result["regions"])
         for name, metrics in result["metrics"].items():
@@ -176,8 +180,8 @@ def make_optimizer(model: EnergyNet, p):
         {"params": [t for _, t in g], "lr": lr, "weight_decay": wd}
         for g, lr, wd in zip(groups, p["lrs"], p["weight_decay"], strict=True)
     ]
-    if p["optimizer"] == "sgd":
-        return torch.optim.SGD(params, momentum=p["momentum"])
+    if p["optimizer"] == "sgd":  # torch.optim.SGD's update without its dynamo import
+        return SGD(params, momentum=p["momentum"])
     return torch.optim.Adam(params)
 
 
@@ -198,18 +202,11 @@ def train(run) -> None:
     x_train, y_train, x_test, y_test = load(run, p)
     model = built_on_cpu(build_model, device, p, x_train.shape[1:])
     optimizer = make_optimizer(model, p)
-    scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, p["t_max"], eta_min=p["eta_min"])
-        if p["lr_decay"]
-        else None
-    )
     best = {"epoch": 0, "test_error": 1.0}
     start, state = run.resume()
     if state:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(state["scheduler"])
         best = state["best"]
     algorithm, estimator = p["algorithm"], p["estimator"]
     if algorithm == "ep" and estimator is None:
@@ -238,8 +235,8 @@ def train(run) -> None:
                 wrong += (model.predict(s) != y).sum()
                 losses.append(model.loss_terms(s, y).mean())
             seen += len(y)
-        if scheduler is not None and epoch - 1 < p["t_max"]:  # constant eta_min afterwards
-            scheduler.step()
+        if p["lr_decay"] and epoch - 1 < p["t_max"]:  # cosine, then constant eta_min
+            cosine_lr_step(optimizer, epoch, p["t_max"], p["eta_min"])
         model.masks = None  # evaluation without dropout (the code's eval() masks)
         train_loss = float(torch.stack(losses).mean())
         train_error = float(wrong) / seen
@@ -273,7 +270,6 @@ def train(run) -> None:
             epoch,
             model=model.state_dict(),
             optimizer=optimizer.state_dict(),
-            scheduler=scheduler.state_dict() if scheduler is not None else None,
             best=best,
             test_error=test_error,
         )
