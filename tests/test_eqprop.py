@@ -158,6 +158,46 @@ def test_estimators_equal_the_original_implementation(name, estimator):
         _assert_same_grads(_grads(model), _grads(twin), 1e-7)
 
 
+@pytest.mark.parametrize("name", ["mlp_tanh", "cnn_mse", "odd_cnn_ce", "vfcnn_ce", "dropout"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_contrast_is_the_autograd_gradient_of_the_phi_difference(name, dtype):
+    """`contrast` (synapse 1 in closed form, once for the weighted difference of the two
+    s_1) against autograd of [Φ^{β_b}(s_b) - Φ^{β_a}(s_a)] / (B·denominator), all terms,
+    written out here; also the VF mixed form (pre-synaptic free state) and dropout masks.
+    In float32 the reference is taken in float64 at the same states: the closed form
+    differences the states first, which keeps synapse 1's small gradient accurate."""
+    if name == "dropout":
+        torch.manual_seed(3)
+        model = EnergyNet(**{**SMALL_CNN, "loss": "ce"}, dropouts=[0.8, 0.9, 1.0]).double()
+        x, y = torch.rand(6, 1, 28, 28, dtype=torch.float64), torch.randint(0, 10, (6,))
+        model.draw_masks(x)
+    else:
+        model, x, y, _ = _net(name)
+    s_a = [torch.rand(len(x), *shape, dtype=torch.float64) for shape in model.shapes]
+    s_b = [t + 1e-3 * torch.rand_like(t) for t in s_a]  # close states: a small difference
+    pre = [torch.rand_like(t) for t in s_a] if model.vf else None
+    truth = copy.deepcopy(model)
+    truth.zero_grad()
+    with torch.enable_grad():
+        if pre is None:
+            phi_a, phi_b = truth.phi(x, y, s_a, 0.3), truth.phi(x, y, s_b, -0.3)
+        else:
+            phi_a, phi_b = (truth.phi(x, y, pre, b, post=s) for s, b in ((s_a, 0.3), (s_b, -0.3)))
+        ((phi_b - phi_a).sum() / (len(x) * 0.6)).backward()
+    model = model.to(dtype)
+    if model.masks is not None:
+        model.masks = [m.to(dtype) for m in model.masks]
+    low = lambda states: None if states is None else [t.to(dtype) for t in states]  # noqa: E731
+    x = x.to(dtype)
+    estimators.contrast(model, x, y, (low(s_a), 0.3), (low(s_b), -0.3), 0.6, pre=low(pre))
+    for (n, p), q in zip(model.named_parameters(), truth.parameters(), strict=True):
+        if q.grad is None:
+            assert p.grad is None or not p.grad.any(), n
+            continue
+        rel = float((p.grad.double() - q.grad).norm() / q.grad.norm())
+        assert rel < (1e-10 if dtype == torch.float64 else 1e-3), (n, rel)
+
+
 def test_random_sign_is_one_sided_with_a_random_sign():
     model, x, y, _ = _net("cnn_mse")
     np.random.seed(0)

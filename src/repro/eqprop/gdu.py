@@ -97,7 +97,7 @@ def nudged_series(model: EnergyNet, x, y, free, t2: int, beta: float):
     s, params, neurons = free, [], []
     for _ in range(t2):
         nxt = relax(model, ctx, s, 1, beta)
-        contrast(model, x, y, (s, beta), (nxt, beta), -beta)  # both Φ terms with β (§6.2.8)
+        contrast(model, x, y, (s, beta), (nxt, beta), -beta, ctx=ctx)  # both Φ with β (§6.2.8)
         params.append(_grads(model))
         neurons.append([(b - a) / beta for a, b in zip(s, nxt, strict=True)])
         for c, a, b in zip(changed, start, regions(model, ctx, nxt, beta), strict=True):
