@@ -198,6 +198,15 @@ def test_contrast_is_the_autograd_gradient_of_the_phi_difference(name, dtype):
         assert rel < (1e-10 if dtype == torch.float64 else 1e-3), (n, rel)
 
 
+@pytest.mark.parametrize("name", ["vfcnn_mse", "vfcnn_ce"])
+def test_bptt_on_vf_nets_equals_the_original_implementation(name):
+    model, x, y, _ = _net(name)
+    twin = copy.deepcopy(model)
+    estimators.bptt_update(model, x, y, 15, 5)
+    reference.bptt_update(twin, x, y, 15, 5)
+    _assert_same_grads(_grads(model), _grads(twin), 1e-10)
+
+
 def test_random_sign_is_one_sided_with_a_random_sign():
     model, x, y, _ = _net("cnn_mse")
     np.random.seed(0)

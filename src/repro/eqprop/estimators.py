@@ -91,10 +91,15 @@ def bptt_update(model: EnergyNet, x, y, t1: int, t2: int):
     if t2 > t1:
         raise ValueError(f"BPTT needs T2 <= T1 (got T1={t1}, T2={t2})")
     model.zero_grad(set_to_none=True)
-    with torch.enable_grad():
+    with torch.no_grad():
         ctx = model.context(x, y)
         s = relax(model, ctx, model.init_neurons(len(x), x.device, x.dtype), t1 - t2)
+    ctx.drive0.requires_grad_()  # synapse 1 enters only through it: its gradient below
+    with torch.enable_grad():
+        ctx.kernels = model.kernels()
         s = relax_with_graph(model, ctx, s, t2)
         loss = model.loss_terms(s, y).mean()
         loss.backward()
+    with torch.no_grad():
+        model.add_first_synapse_grad(ctx, ctx.drive0.grad)
     return [t.detach() for t in s], loss.item()

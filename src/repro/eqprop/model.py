@@ -279,13 +279,15 @@ class EnergyNet(nn.Module):
             u = F.pad(u, (0, zshape[-1] - u.shape[-1], 0, zshape[-2] - u.shape[-2]))
         else:
             u = post
-        return channels_last(u)
+        return u
 
     def _transpose(self, weight, k: int, post, info, pre_shape, module) -> torch.Tensor:
         """(∂/∂ layer k) <post, P(module(layer k))>: un-pool `post`, transposed conv/linear."""
         if k >= self.n_conv:
             return (post @ weight).view(pre_shape)
-        return _conv_transpose(self._unpool(k, post, info), weight, module, pre_shape)
+        return _conv_transpose(
+            channels_last(self._unpool(k, post, info)), weight, module, pre_shape
+        )
 
     def add_first_synapse_grad(self, ctx: Context, post: torch.Tensor) -> None:
         """p.grad += ∂/∂θ_1 Σ_b <post_b, P(W_1 x_b + b_1)> for synapse 1 (x: the context's
@@ -293,9 +295,11 @@ class EnergyNet(nn.Module):
         conv) its pooling are fixed per batch, so a contrast of two states needs it once,
         with `post` the weighted sum of their first layers (masked under dropout)."""
         syn = self.synapses[0]
-        if self.n_conv:
+        if self.n_conv:  # in NCHW: with a channels-last output gradient it is ~7x slower
+            idx, zshape = ctx.pool0
+            pool0 = (None if idx is None else idx.contiguous(), zshape)
             _, gw, gb = torch.ops.aten.convolution_backward(
-                self._unpool(0, post, ctx.pool0),
+                self._unpool(0, post.contiguous(), pool0).contiguous(),
                 ctx.x_in,
                 syn.weight,
                 [syn.out_channels],
@@ -373,10 +377,15 @@ class EnergyNet(nn.Module):
         drive0, pool0 = self._forward(self.synapses[0], 0, xm)
         drive0 = channels_last(drive0)
         onehot = F.one_hot(y, self.n_classes).to(drive0.dtype)
+        return Context(x, y, onehot, drive0, self.kernels(), xm, pool0)
+
+    def kernels(self) -> dict:
+        """Conv kernels of synapses 2.. (and B_n) in channels-last layout (recorded by
+        autograd when gradients are enabled)."""
         kernels = {k: channels_last(self.synapses[k].weight) for k in range(1, self.n_conv)}
         for n, b in enumerate(self.backward_synapses[: max(self.n_conv - 1, 0)], start=1):
             kernels[("B", n)] = channels_last(b.weight)
-        return Context(x, y, onehot, drive0, kernels, xm, pool0)
+        return kernels
 
     def drive(self, ctx: Context, s: list[torch.Tensor], beta=0.0, _masked=False):
         """∂Φ^β/∂s_n for every layer (∂Φ_n^β/∂s_n for a VF net). Under dropout, the
