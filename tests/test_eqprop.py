@@ -475,7 +475,8 @@ def test_gdu_check_shares_its_free_phase_and_bptt(mnist20):
     model = EnergyNet(**SMALL_CNN, activation="my_hard_sig").double()
     t1, t2, beta = 12, 4, 0.05
     bptt = gdu.bptt_series(model, x, y, t1, t2)
-    shared = gdu.check(model, x, y, t1, t2, beta, bptt=bptt)
+    free = gdu.free_state(model, model.context(x, y), x, t1)
+    shared = gdu.check(model, x, y, t1, t2, beta, bptt=bptt, free=free)
     alone = gdu.check(model, x, y, t1, t2, beta)
     for key in ("bptt", "plus", "minus"):
         for name, v in alone[key].items():

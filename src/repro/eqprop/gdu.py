@@ -131,12 +131,16 @@ def ep_series(model: EnergyNet, x, y, t1: int, t2: int, beta: float) -> dict[str
 
 
 # ------------------------------------------------------------------ metrics
+def _rms(a: np.ndarray) -> np.ndarray:
+    """sqrt(mean_t a²) per element (one pass, no temporaries)."""
+    return np.sqrt(np.einsum("t...,t...->...", a, a) / len(a))
+
+
 def rmse(ep: np.ndarray, bptt: np.ndarray) -> float:
     """The code's "RMSE": per element sqrt(mean_t (EP-BPTT)²) / (1e-10 + max(rms EP,
     rms BPTT)), averaged over elements."""
-    diff = np.sqrt(np.mean((ep - bptt) ** 2, axis=0))
-    scale = np.maximum(np.sqrt(np.mean(ep**2, axis=0)), np.sqrt(np.mean(bptt**2, axis=0)))
-    return float(np.mean(diff / (1e-10 + scale)))
+    scale = np.maximum(_rms(ep), _rms(bptt))
+    return float(np.mean(_rms(ep - bptt) / (1e-10 + scale)))
 
 
 def sign_error(ep: np.ndarray, bptt: np.ndarray) -> float:
@@ -160,15 +164,17 @@ def closeness(ep_plus: np.ndarray, ep_minus: np.ndarray, bptt: np.ndarray) -> fl
     return float(np.mean(2 * np.abs(sym - total)[ok] / denom[ok])) if ok.any() else float("nan")
 
 
-def check(model: EnergyNet, x, y, t1: int, t2: int, beta: float, bptt=None) -> dict:
+def check(model: EnergyNet, x, y, t1: int, t2: int, beta: float, bptt=None, free=None) -> dict:
     """Series and metrics of one GDU check at ±β: {"bptt", "plus", "minus", "metrics",
     "regions"}. metrics[tensor] holds rel_err/rmse/sign_err for plus, minus, sym, and
-    closeness. `bptt`: the β-independent `bptt_series` if already computed."""
+    closeness. `bptt`, `free`: the β-independent `bptt_series` and `free_state` (after
+    T1 steps) if already computed."""
     if model.vf:
         raise NotImplementedError("the GDU check needs a network with a primitive function")
     if bptt is None:
         bptt = bptt_series(model, x, y, t1, t2)
-    free = free_state(model, model.context(x, y), x, t1)
+    if free is None:
+        free = free_state(model, model.context(x, y), x, t1)
     (plus, changed_plus), (minus, changed_minus) = (
         nudged_series(model, x, y, free, t2, b) for b in (beta, -beta)
     )

@@ -141,8 +141,9 @@ def gducheck(run) -> None:
     curves: dict[str, list] = {}
     chosen: dict[str, np.ndarray] = {}
     bptt = gdu.bptt_series(model, x, y, p["t1"], p["t2"])  # the same for every β
+    free = gdu.free_state(model, model.context(x, y), x, p["t1"])
     for i, beta in enumerate(p["betas"]):
-        result = gdu.check(model, x, y, p["t1"], p["t2"], beta, bptt=bptt)
+        result = gdu.check(model, x, y, p["t1"], p["t2"], beta, bptt=bptt, free=free)
         run.record(i, "beta", value=beta)
         run.record(i, "regions", **result["regions"])
         for name, metrics in result["metrics"].items():
