@@ -151,6 +151,55 @@ def test_estimators_equal_the_original_implementation(name, estimator):
         _assert_same_grads(_grads(model), _grads(twin), 1e-7)
 
 
+@pytest.mark.parametrize("name", ["mlp_tanh", "cnn_mse", "odd_cnn_ce", "vfcnn_ce", "dropout"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_contrast_is_the_autograd_gradient_of_the_phi_difference(name, dtype):
+    """`contrast` (synapse 1 in closed form, once for the weighted difference of the two
+    s_1) against autograd of [Φ^{β_b}(s_b) - Φ^{β_a}(s_a)] / (B·denominator), all terms,
+    written out here; also the VF mixed form (pre-synaptic free state) and dropout masks.
+    In float32 the reference is taken in float64 at the same states: the closed form
+    differences the states first, which keeps synapse 1's small gradient accurate."""
+    if name == "dropout":
+        torch.manual_seed(3)
+        model = EnergyNet(**{**SMALL_CNN, "loss": "ce"}, dropouts=[0.8, 0.9, 1.0]).double()
+        x, y = torch.rand(6, 1, 28, 28, dtype=torch.float64), torch.randint(0, 10, (6,))
+        model.draw_masks(x)
+    else:
+        model, x, y, _ = _net(name)
+    s_a = [torch.rand(len(x), *shape, dtype=torch.float64) for shape in model.shapes]
+    s_b = [t + 1e-3 * torch.rand_like(t) for t in s_a]  # close states: a small difference
+    pre = [torch.rand_like(t) for t in s_a] if model.vf else None
+    truth = copy.deepcopy(model)
+    truth.zero_grad()
+    with torch.enable_grad():
+        if pre is None:
+            phi_a, phi_b = truth.phi(x, y, s_a, 0.3), truth.phi(x, y, s_b, -0.3)
+        else:
+            phi_a, phi_b = (truth.phi(x, y, pre, b, post=s) for s, b in ((s_a, 0.3), (s_b, -0.3)))
+        ((phi_b - phi_a).sum() / (len(x) * 0.6)).backward()
+    model = model.to(dtype)
+    if model.masks is not None:
+        model.masks = [m.to(dtype) for m in model.masks]
+    low = lambda states: None if states is None else [t.to(dtype) for t in states]  # noqa: E731
+    x = x.to(dtype)
+    estimators.contrast(model, x, y, (low(s_a), 0.3), (low(s_b), -0.3), 0.6, pre=low(pre))
+    for (n, p), q in zip(model.named_parameters(), truth.parameters(), strict=True):
+        if q.grad is None:
+            assert p.grad is None or not p.grad.any(), n
+            continue
+        rel = float((p.grad.double() - q.grad).norm() / q.grad.norm())
+        assert rel < (1e-10 if dtype == torch.float64 else 1e-3), (n, rel)
+
+
+@pytest.mark.parametrize("name", ["vfcnn_mse", "vfcnn_ce"])
+def test_bptt_on_vf_nets_equals_the_original_implementation(name):
+    model, x, y, _ = _net(name)
+    twin = copy.deepcopy(model)
+    estimators.bptt_update(model, x, y, 15, 5)
+    reference.bptt_update(twin, x, y, 15, 5)
+    _assert_same_grads(_grads(model), _grads(twin), 1e-10)
+
+
 def test_random_sign_is_one_sided_with_a_random_sign():
     model, x, y, _ = _net("cnn_mse")
     np.random.seed(0)
@@ -377,6 +426,49 @@ def test_optimizer_groups_follow_synapse_layers():
     assert id(model.backward_synapses[0].weight) in second  # B_1 with W_2 (spec §6.2.14)
     with pytest.raises(ValueError, match="one value per synapse layer"):
         make_optimizer(model, {**p, "lrs": [0.1, 0.1]})
+
+
+def test_gdu_check_shares_its_free_phase_and_bptt(mnist20):
+    """check() reuses one free phase and a precomputed BPTT series; the share of pieces
+    left equals a direct count (regions along the nudged phase, written out here)."""
+    x, y = mnist20
+    x = x.double().view(-1, 1, 28, 28)[:6]
+    y = y[:6]
+    torch.manual_seed(2)
+    model = EnergyNet(**SMALL_CNN, activation="my_hard_sig").double()
+    t1, t2, beta = 12, 4, 0.05
+    bptt = gdu.bptt_series(model, x, y, t1, t2)
+    free = gdu.free_state(model, model.context(x, y), x, t1)
+    shared = gdu.check(model, x, y, t1, t2, beta, bptt=bptt, free=free)
+    alone = gdu.check(model, x, y, t1, t2, beta)
+    for key in ("bptt", "plus", "minus"):
+        for name, v in alone[key].items():
+            assert np.array_equal(shared[key][name], v)
+    assert shared["metrics"] == alone["metrics"]
+    ctx = model.context(x, y)
+    edges = torch.tensor([0.0, 2.0], dtype=torch.float64)  # my_hard_sig's kinks
+
+    def pieces(s, b):  # each neuron's piece of σ, each max-pool window's arg-max
+        out = [torch.bucketize(u.contiguous(), edges) for u in model.drive(ctx, s, b)]
+        for k, layer in enumerate([x, s[0]]):
+            z = model.synapses[k](layer)
+            out.append(torch.nn.functional.max_pool2d(z, 2, 2, return_indices=True)[1])
+        return out
+
+    for label, b in (("plus", beta), ("minus", -beta)):
+        with torch.no_grad():
+            s = relax(model, ctx, model.init_neurons(6, dtype=torch.float64), t1)
+            start, changed = pieces(s, 0.0), None
+            for _ in range(t2):
+                s = model.step(ctx, s, b)
+                now = [a != c for a, c in zip(pieces(s, b), start, strict=True)]
+                changed = (
+                    now if changed is None else [c | n for c, n in zip(changed, now, strict=True)]
+                )
+        count, total = sum(int(c.sum()) for c in changed), sum(c.numel() for c in changed)
+        assert total == 6 * (16 * 12 * 12 + 32 * 4 * 4 + 10 + 16 * 12 * 12 + 32 * 4 * 4)
+        assert shared["regions"][f"changed_{label}"] == count / total
+    assert shared["regions"]["changed_minus"] > 0  # β 0.05 leaves the piece: not vacuous
 
 
 # ------------------------------------------------------------------ quick preset (slow)

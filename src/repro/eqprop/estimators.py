@@ -22,29 +22,34 @@ from repro.eqprop.model import EnergyNet
 ESTIMATORS = ("one_sided", "random_sign", "symmetric")
 
 
-def contrast(model, x, y, a, b, denominator, pre=None) -> None:
+def contrast(model, x, y, a, b, denominator, pre=None, ctx=None) -> None:
     """p.grad = batch mean of ∂/∂θ [Φ^{β_b}(s_b) - Φ^{β_a}(s_a)] / denominator.
 
     `a`, `b`: (states, β). `pre` (VF default update): the free state used as
-    pre-synaptic input in both terms, `a`/`b` then being the post-synaptic states."""
+    pre-synaptic input in both terms, `a`/`b` then being the post-synaptic states.
+    Synapse 1's term <s_1, P(W_1 x)> has the same input and pooling in both: its
+    gradient is taken once, in closed form, for the weighted difference of the two s_1
+    (`ctx`: the batch's context, built if not given)."""
     (sa, beta_a), (sb, beta_b) = a, b
-    n = len(x)
-    betas = torch.cat(
-        [
-            torch.full((n,), float(beta_a), device=x.device),
-            torch.full((n,), float(beta_b), device=x.device),
-        ]
-    )
-    weights = torch.cat([torch.full((n,), -1.0, device=x.device), torch.ones(n, device=x.device)])
-    weights = weights / (n * denominator)
+    n, scale = len(x), 1.0 / (len(x) * denominator)
+    full = lambda value: torch.full((n,), float(value), dtype=sa[0].dtype, device=x.device)  # noqa: E731
+    betas = torch.cat([full(beta_a), full(beta_b)])
+    weights = torch.cat([full(-scale), full(scale)])
     x2, y2 = torch.cat([x, x]), torch.cat([y, y])
     model.zero_grad(set_to_none=True)
     with torch.enable_grad():
         if pre is None:
-            phi = model.phi(x2, y2, stack([sa, sb]), betas)
+            phi = model.phi(x2, y2, stack([sa, sb]), betas, first=False)
         else:
-            phi = model.phi(x2, y2, stack([pre, pre]), betas, post=stack([sa, sb]))
-        (phi * weights.to(phi.dtype)).sum().backward()
+            phi = model.phi(x2, y2, stack([pre, pre]), betas, post=stack([sa, sb]), first=False)
+        if phi.requires_grad:  # (not for a one-layer MSE net: Φ is then synapse 1's term)
+            (phi * weights).sum().backward()
+    with torch.no_grad():
+        ctx = ctx if ctx is not None else model.context(x, y)
+        first = (sb[0] - sa[0]) * scale
+        if model.masks is not None:
+            first = first * model._mask(1, first)
+        model.add_first_synapse_grad(ctx, first)
 
 
 def _share_vf_update(model: EnergyNet) -> None:
@@ -66,7 +71,7 @@ def ep_update(model: EnergyNet, x, y, estimator: str, beta: float, t1: int, t2: 
     if estimator == "symmetric":
         n = len(x)
         betas = torch.cat(
-            [torch.full((n,), beta, device=x.device), torch.full((n,), -beta, device=x.device)]
+            [torch.full((n,), b, dtype=x.dtype, device=x.device) for b in (beta, -beta)]
         )
         s_pos, s_neg = split(relax(model, ctx.repeat(2), stack([s_free, s_free]), t2, betas), 2)
         a, b = (s_pos, beta), (s_neg, -beta)
@@ -74,7 +79,7 @@ def ep_update(model: EnergyNet, x, y, estimator: str, beta: float, t1: int, t2: 
         if estimator == "random_sign":  # numpy's global RNG, seeded and checkpointed by the run
             beta = beta * (2 * np.random.randint(2) - 1)
         a, b = (s_free, 0.0), (relax(model, ctx, s_free, t2, beta), beta)
-    contrast(model, x, y, a, b, a[1] - b[1], pre=s_free if vf_mixed else None)
+    contrast(model, x, y, a, b, a[1] - b[1], pre=s_free if vf_mixed else None, ctx=ctx)
     if model.vf and model.same_update:
         _share_vf_update(model)
     return s_free, residual, beta
@@ -86,10 +91,15 @@ def bptt_update(model: EnergyNet, x, y, t1: int, t2: int):
     if t2 > t1:
         raise ValueError(f"BPTT needs T2 <= T1 (got T1={t1}, T2={t2})")
     model.zero_grad(set_to_none=True)
-    with torch.enable_grad():
+    with torch.no_grad():
         ctx = model.context(x, y)
         s = relax(model, ctx, model.init_neurons(len(x), x.device, x.dtype), t1 - t2)
+    ctx.drive0.requires_grad_()  # synapse 1 enters only through it: its gradient below
+    with torch.enable_grad():
+        ctx.kernels = model.kernels()
         s = relax_with_graph(model, ctx, s, t2)
         loss = model.loss_terms(s, y).mean()
         loss.backward()
+    with torch.no_grad():
+        model.add_first_synapse_grad(ctx, ctx.drive0.grad)
     return [t.detach() for t in s], loss.item()

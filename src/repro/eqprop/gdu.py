@@ -81,20 +81,34 @@ def regions(model: EnergyNet, ctx, s, beta) -> list[torch.Tensor]:
     return out
 
 
-def region_changes(model: EnergyNet, x, y, t1: int, t2: int, beta: float) -> float:
-    """Share of neurons and max-pool windows whose linear piece differs, at some step of
-    the T2 nudged steps, from the free phase's (the GDU identity is affine on a piece)."""
-    ctx = model.context(x, y)
+def free_state(model: EnergyNet, ctx, x, t1: int) -> list[torch.Tensor]:
+    """The state after T1 free steps from s = 0."""
     with torch.no_grad():
-        s = relax(model, ctx, model.init_neurons(len(x), x.device, x.dtype), t1)
-        free = regions(model, ctx, s, 0.0)
-        changed = [torch.zeros_like(r, dtype=torch.bool) for r in free]
-        for _ in range(t2):
-            s = relax(model, ctx, s, 1, beta)
-            for c, a, b in zip(changed, free, regions(model, ctx, s, beta), strict=True):
-                c |= a != b
+        return relax(model, ctx, model.init_neurons(len(x), x.device, x.dtype), t1)
+
+
+def nudged_series(model: EnergyNet, x, y, free, t2: int, beta: float):
+    """(per-step EP increments over T2 nudged steps from the free state `free`, share of
+    neurons and max-pool windows whose linear piece differs, at some nudged step, from
+    the free phase's: the GDU identity is affine on a piece)."""
+    ctx = model.context(x, y)
+    start = regions(model, ctx, free, 0.0)
+    changed = [torch.zeros_like(r, dtype=torch.bool) for r in start]
+    s, params, neurons = free, [], []
+    for _ in range(t2):
+        nxt = relax(model, ctx, s, 1, beta)
+        contrast(model, x, y, (s, beta), (nxt, beta), -beta, ctx=ctx)  # both Φ with β (§6.2.8)
+        params.append(_grads(model))
+        neurons.append([(b - a) / beta for a, b in zip(s, nxt, strict=True)])
+        for c, a, b in zip(changed, start, regions(model, ctx, nxt, beta), strict=True):
+            c |= a != b
+        s = nxt
+    series = {name: torch.stack([p[name] for p in params]).cpu().numpy() for name in params[0]}
+    for n in range(model.n_layers):
+        series[f"s{n + 1}"] = torch.stack([g[n] for g in neurons]).cpu().numpy()
     total = sum(c.numel() for c in changed)
-    return float(sum(int(c.sum()) for c in changed) / total) if total else 0.0
+    share = float(sum(int(c.sum()) for c in changed) / total) if total else 0.0
+    return series, share
 
 
 @torch.no_grad()
@@ -112,29 +126,21 @@ def residual_trace(model: EnergyNet, x, y, steps: int) -> np.ndarray:
 
 def ep_series(model: EnergyNet, x, y, t1: int, t2: int, beta: float) -> dict[str, np.ndarray]:
     """Per-step EP increments over T2 nudged steps from the state after T1 free steps."""
-    ctx = model.context(x, y)
-    with torch.no_grad():
-        s = relax(model, ctx, model.init_neurons(len(x), x.device, x.dtype), t1)
-    params, neurons = [], []
-    for _ in range(t2):
-        nxt = relax(model, ctx, s, 1, beta)
-        contrast(model, x, y, (s, beta), (nxt, beta), -beta)  # both Φ terms with β (§6.2.8)
-        params.append(_grads(model))
-        neurons.append([(b - a) / beta for a, b in zip(s, nxt, strict=True)])
-        s = nxt
-    series = {name: torch.stack([p[name] for p in params]).cpu().numpy() for name in params[0]}
-    for n in range(model.n_layers):
-        series[f"s{n + 1}"] = torch.stack([g[n] for g in neurons]).cpu().numpy()
-    return series
+    free = free_state(model, model.context(x, y), x, t1)
+    return nudged_series(model, x, y, free, t2, beta)[0]
 
 
 # ------------------------------------------------------------------ metrics
+def _rms(a: np.ndarray) -> np.ndarray:
+    """sqrt(mean_t a²) per element (one pass, no temporaries)."""
+    return np.sqrt(np.einsum("t...,t...->...", a, a) / len(a))
+
+
 def rmse(ep: np.ndarray, bptt: np.ndarray) -> float:
     """The code's "RMSE": per element sqrt(mean_t (EP-BPTT)²) / (1e-10 + max(rms EP,
     rms BPTT)), averaged over elements."""
-    diff = np.sqrt(np.mean((ep - bptt) ** 2, axis=0))
-    scale = np.maximum(np.sqrt(np.mean(ep**2, axis=0)), np.sqrt(np.mean(bptt**2, axis=0)))
-    return float(np.mean(diff / (1e-10 + scale)))
+    scale = np.maximum(_rms(ep), _rms(bptt))
+    return float(np.mean(_rms(ep - bptt) / (1e-10 + scale)))
 
 
 def sign_error(ep: np.ndarray, bptt: np.ndarray) -> float:
@@ -158,14 +164,20 @@ def closeness(ep_plus: np.ndarray, ep_minus: np.ndarray, bptt: np.ndarray) -> fl
     return float(np.mean(2 * np.abs(sym - total)[ok] / denom[ok])) if ok.any() else float("nan")
 
 
-def check(model: EnergyNet, x, y, t1: int, t2: int, beta: float) -> dict:
-    """Series and metrics of one GDU check at ±β: {"bptt", "plus", "minus", "metrics"}.
-    metrics[tensor] holds rel_err/rmse/sign_err for plus, minus, sym, and closeness."""
+def check(model: EnergyNet, x, y, t1: int, t2: int, beta: float, bptt=None, free=None) -> dict:
+    """Series and metrics of one GDU check at ±β: {"bptt", "plus", "minus", "metrics",
+    "regions"}. metrics[tensor] holds rel_err/rmse/sign_err for plus, minus, sym, and
+    closeness. `bptt`, `free`: the β-independent `bptt_series` and `free_state` (after
+    T1 steps) if already computed."""
     if model.vf:
         raise NotImplementedError("the GDU check needs a network with a primitive function")
-    bptt = bptt_series(model, x, y, t1, t2)
-    plus = ep_series(model, x, y, t1, t2, beta)
-    minus = ep_series(model, x, y, t1, t2, -beta)
+    if bptt is None:
+        bptt = bptt_series(model, x, y, t1, t2)
+    if free is None:
+        free = free_state(model, model.context(x, y), x, t1)
+    (plus, changed_plus), (minus, changed_minus) = (
+        nudged_series(model, x, y, free, t2, b) for b in (beta, -beta)
+    )
     metrics = {}
     for name, g in bptt.items():
         sym = 0.5 * (plus[name] + minus[name])
@@ -176,8 +188,5 @@ def check(model: EnergyNet, x, y, t1: int, t2: int, beta: float) -> dict:
             row[f"sign_err_{label}"] = sign_error(ep, g)
         row["closeness"] = closeness(plus[name], minus[name], g)
         metrics[name] = row
-    changes = {
-        f"changed_{label}": region_changes(model, x, y, t1, t2, b)
-        for label, b in (("plus", beta), ("minus", -beta))
-    }
+    changes = {"changed_plus": changed_plus, "changed_minus": changed_minus}
     return {"bptt": bptt, "plus": plus, "minus": minus, "metrics": metrics, "regions": changes}

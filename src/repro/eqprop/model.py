@@ -70,6 +70,8 @@ class Context:
     onehot: torch.Tensor
     drive0: torch.Tensor  # forward drive of s_1 by the clamped input
     kernels: dict  # synapse index (or ("B", n)) -> its conv kernel in channels-last layout
+    x_in: torch.Tensor | None = None  # synapse 0's input (masked under dropout)
+    pool0: tuple | None = None  # synapse 0's pooling (indices, pre-pool shape), conv nets
 
     def repeat(self, times: int) -> Context:
         """The same batch stacked `times` over (to run several nudged phases at once)."""
@@ -254,8 +256,8 @@ class EnergyNet(nn.Module):
         if k < self.n_conv:
             z = module(inp) if kernel is None else module._conv_forward(inp, kernel, module.bias)
             pool = self.pools[k]
-            if pool == "m":
-                out, idx = F.max_pool2d(z, 2, 2, return_indices=True)
+            if pool == "m":  # pooled in channels-last: ~10x faster than NCHW on CPU
+                out, idx = F.max_pool2d(channels_last(z), 2, 2, return_indices=True)
                 return out, (idx, z.shape)
             if pool == "a":
                 return F.avg_pool2d(z, 2, 2), (None, z.shape)
@@ -265,20 +267,54 @@ class EnergyNet(nn.Module):
     def _pooled_forward(self, module, k: int, inp: torch.Tensor) -> torch.Tensor:
         return self._forward(module, k, inp)[0]
 
-    def _transpose(self, weight, k: int, post, info, pre_shape, module) -> torch.Tensor:
-        """(∂/∂ layer k) <post, P(module(layer k))>: un-pool `post`, transposed conv/linear."""
-        if k >= self.n_conv:
-            return (post @ weight).view(pre_shape)
+    def _unpool(self, k: int, post, info) -> torch.Tensor:
+        """(∂/∂z) <post, P(z)> for conv synapse k's pre-pool output z (info: its pooling)."""
         idx, zshape = info
         pool = self.pools[k]
-        if pool == "m":
-            u = F.max_unpool2d(post, idx, 2, 2, output_size=zshape[-2:])
+        if pool == "m":  # F.max_unpool2d's kernel without its Python size checks (which
+            # import sympy: 0.4 CPU-s per job)
+            u = torch._C._nn.max_unpool2d(post, idx, list(zshape[-2:]))
         elif pool == "a":
             u = post.repeat_interleave(2, -1).repeat_interleave(2, -2).mul(0.25)
             u = F.pad(u, (0, zshape[-1] - u.shape[-1], 0, zshape[-2] - u.shape[-2]))
         else:
             u = post
-        return _conv_transpose(channels_last(u), weight, module, pre_shape)
+        return u
+
+    def _transpose(self, weight, k: int, post, info, pre_shape, module) -> torch.Tensor:
+        """(∂/∂ layer k) <post, P(module(layer k))>: un-pool `post`, transposed conv/linear."""
+        if k >= self.n_conv:
+            return (post @ weight).view(pre_shape)
+        return _conv_transpose(
+            channels_last(self._unpool(k, post, info)), weight, module, pre_shape
+        )
+
+    def add_first_synapse_grad(self, ctx: Context, post: torch.Tensor) -> None:
+        """p.grad += ∂/∂θ_1 Σ_b <post_b, P(W_1 x_b + b_1)> for synapse 1 (x: the context's
+        input, masked under dropout). This is Φ's only term in θ_1; its input and (for a
+        conv) its pooling are fixed per batch, so a contrast of two states needs it once,
+        with `post` the weighted sum of their first layers (masked under dropout)."""
+        syn = self.synapses[0]
+        if self.n_conv:  # in NCHW: with a channels-last output gradient it is ~7x slower
+            idx, zshape = ctx.pool0
+            pool0 = (None if idx is None else idx.contiguous(), zshape)
+            _, gw, gb = torch.ops.aten.convolution_backward(
+                self._unpool(0, post.contiguous(), pool0).contiguous(),
+                ctx.x_in,
+                syn.weight,
+                [syn.out_channels],
+                syn.stride,
+                syn.padding,
+                syn.dilation,
+                False,
+                [0, 0],
+                1,
+                [False, True, True],
+            )
+        else:
+            gw, gb = post.T @ ctx.x_in, post.sum(0)
+        for param, g in ((syn.weight, gw), (syn.bias, gb)):
+            param.grad = g if param.grad is None else param.grad + g
 
     # ------------------------------------------------------------------ Φ (autograd)
     def loss_terms(self, s: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
@@ -303,17 +339,21 @@ class EnergyNet(nn.Module):
             s = [*s[:-1], s[-1] * self._mask(self.n_layers, s[-1])]
         return self.logits(s).argmax(1)
 
-    def layer_phis(self, x, y, s, beta=0.0, post=None) -> list[torch.Tensor]:
+    def layer_phis(self, x, y, s, beta=0.0, post=None, first=True) -> list[torch.Tensor]:
         """Per-sample terms of Φ^β by layer: Φ_n = <s_n, P(W_n s_{n-1})> (+ <s_{n+1},
         P(B_n s_n)> in a VF net) and - βℓ in the last. Their sum is Φ^β (spec §1.2); for a
         VF net, Φ_n is layer n's own function (§1.7).
 
         `post` (VF update only): the states paired with W_n's output, B_n's input and ℓ,
-        while `s` is used everywhere else (the original's `neurons_2`)."""
+        while `s` is used everywhere else (the original's `neurons_2`). `first=False`
+        leaves out synapse 1's term <s_1, P(W_1 x)> (`add_first_synapse_grad`)."""
         layers = self._masked([self._input(x), *s])
         posts = [layers[0], *(self._masked([self._input(x), *post])[1:] if post else layers[1:])]
         terms = []
         for k in range(self.n_layers):
+            if k == 0 and not first:
+                terms.append(torch.zeros(len(x), dtype=layers[1].dtype, device=x.device))
+                continue
             out = self._pooled_forward(self.synapses[k], k, layers[k])
             terms.append((out * posts[k + 1]).flatten(1).sum(1))
         for n, b in enumerate(self.backward_synapses, start=1):  # <s_{n+1}, P(B_n s_n)>
@@ -325,21 +365,27 @@ class EnergyNet(nn.Module):
             terms[-1] = terms[-1] - scale * ell
         return terms
 
-    def phi(self, x, y, s, beta=0.0, post=None) -> torch.Tensor:
+    def phi(self, x, y, s, beta=0.0, post=None, first=True) -> torch.Tensor:
         """Per-sample Φ^β = Φ - βℓ (spec §1.2), or Σ_n Φ_n^β for a VF net (§1.7)."""
-        return sum(self.layer_phis(x, y, s, beta, post))
+        return sum(self.layer_phis(x, y, s, beta, post, first))
 
     # ------------------------------------------------------------------ ∂Φ/∂s (closed form)
     def context(self, x: torch.Tensor, y: torch.Tensor) -> Context:
         """Constants of the dynamics for this batch: s_1's input drive and the one-hot target."""
         x = channels_last(self._input(x))
         xm = x * self._mask(0, x) if self.masks is not None else x
-        drive0 = channels_last(self._pooled_forward(self.synapses[0], 0, xm))
+        drive0, pool0 = self._forward(self.synapses[0], 0, xm)
+        drive0 = channels_last(drive0)
         onehot = F.one_hot(y, self.n_classes).to(drive0.dtype)
+        return Context(x, y, onehot, drive0, self.kernels(), xm, pool0)
+
+    def kernels(self) -> dict:
+        """Conv kernels of synapses 2.. (and B_n) in channels-last layout (recorded by
+        autograd when gradients are enabled)."""
         kernels = {k: channels_last(self.synapses[k].weight) for k in range(1, self.n_conv)}
         for n, b in enumerate(self.backward_synapses[: max(self.n_conv - 1, 0)], start=1):
             kernels[("B", n)] = channels_last(b.weight)
-        return Context(x, y, onehot, drive0, kernels)
+        return kernels
 
     def drive(self, ctx: Context, s: list[torch.Tensor], beta=0.0, _masked=False):
         """∂Φ^β/∂s_n for every layer (∂Φ_n^β/∂s_n for a VF net). Under dropout, the

@@ -43,8 +43,9 @@ def _images(raw: np.ndarray, dataset: str, device, dtype=torch.float32) -> torch
     return ((x - mean) / std).to(device)
 
 
-def load(run, p, dtype=torch.float32):
-    """(x_train, y_train, x_test, y_test) on the run's device, first N of each split."""
+def load(run, p, dtype=torch.float32, pick: int | None = None):
+    """(x_train, y_train, x_test, y_test) on the run's device, first N of each split; with
+    `pick`, (x, y): `pick` training images drawn at random (a seeded shuffle's first)."""
     if p["dataset"] not in NORMALISATION:
         raise ValueError(f"eqprop has no preprocessing for dataset {p['dataset']!r}")
     if p["dataset"] != "cifar10":
@@ -53,6 +54,10 @@ def load(run, p, dtype=torch.float32):
             "quick scale uses MNIST: a small ConvNet that trains in minutes on a CPU)"
         )
     data = load_images(run.manifests[p["dataset"]])
+    if pick is not None:  # only the picked images are converted
+        order = torch.randperm(len(data.x_train), device="cpu")[:pick].numpy()
+        x = _images(data.x_train[order], p["dataset"], run.device, dtype)
+        return x, torch.from_numpy(data.y_train[order]).to(run.device)
     n_train, n_test = p.get("train_subset"), p.get("test_subset")
     x_train = _images(data.x_train[:n_train], p["dataset"], run.device, dtype)
     x_test = _images(data.x_test[:n_test], p["dataset"], run.device, dtype)
@@ -122,9 +127,7 @@ def gducheck(run) -> None:
     """Spec §1.6 on the first `n_images` of a shuffled training set, one net for all β."""
     p = run.params
     dtype = DTYPES[p["dtype"]]
-    x_train, y_train, _, _ = load(run, {**p, "train_subset": None, "test_subset": 1}, dtype)
-    pick = torch.randperm(len(x_train), device="cpu")[: p["n_images"]].to(run.device)
-    x, y = x_train[pick], y_train[pick]
+    x, y = load(run, p, dtype, pick=p["n_images"])
     model = built_on_cpu(build_model, "cpu", p, x.shape[1:])  # same draws on any device
     if p.get("init_from"):
         load_trained(model, run.init)
@@ -137,8 +140,10 @@ def gducheck(run) -> None:
     )
     curves: dict[str, list] = {}
     chosen: dict[str, np.ndarray] = {}
+    bptt = gdu.bptt_series(model, x, y, p["t1"], p["t2"])  # the same for every β
+    free = gdu.free_state(model, model.context(x, y), x, p["t1"])
     for i, beta in enumerate(p["betas"]):
-        result = gdu.check(model, x, y, p["t1"], p["t2"], beta)
+        result = gdu.check(model, x, y, p["t1"], p["t2"], beta, bptt=bptt, free=free)
         run.record(i, "beta", value=beta)
         run.record(i, "regions", **result["regions"])
         for name, metrics in result["metrics"].items():
