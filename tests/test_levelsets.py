@@ -544,7 +544,7 @@ def test_fig7_draws_a_short_walk_with_fewer_components(tmp_path, snapshots, colo
     np.savez(path, snapshots=rng.normal(size=(snapshots, 20)), final_weights=rng.normal(size=20))
     params = {"kind": "traversal", "steps": snapshots, "snapshot_every": 1}
     inputs = Inputs(
-        "levelsets", "paper-tiny", {"MNIST_FF": params}, {}, artifacts={"MNIST_FF": [str(path)]}
+        "levelsets", "paper-tiny", {"MNIST_FF": params}, {}, artifacts={"MNIST_FF": {0: str(path)}}
     )
     fig = figures.fig7(inputs)
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
