@@ -254,7 +254,7 @@ def test_init_figure_histograms_and_a_layer_of_identical_values(tmp_path):
     path = synthetic.save_artifacts(tmp_path, "init_const", 0, **arrays)
     exp = _init_diag("init_const", "Constant", [1.0, 0.0, 0.0, 0.0, 0.0], [2.0] * 5, seeds=(0,))
     inputs = _inputs(exp)
-    inputs.artifacts = {"init_const": [path]}
+    inputs.artifacts = {"init_const": {0: path}}
     fig = figures.I1(inputs)
     top_left, top_right, bottom_left, bottom_right = fig.axes
     counts = [p.get_height() for p in top_left.patches]
@@ -363,8 +363,8 @@ def test_o3_table_figure_and_scorecard_rows():
 # ---------------------------------------------------------------------------- init scorecard
 def test_scorecard_init_rows_score_each_layer_within_a_factor_two():
     name = "init_tanh_xavier"
-    ref_act = list(reported.ACTIVATION_VARIANCE[name])
-    ref_grad = list(reported.GRADIENT_VARIANCE[name])
+    ref_act = list(reported.ACTIVATION_VARIANCE["tanh", "xavier", None])
+    ref_grad = list(reported.GRADIENT_VARIANCE["tanh", "xavier", None])
     act = [v * 1.9 for v in ref_act]
     rows = otables.scorecard(_inputs(_init_diag(name, "Tanh + Xavier", act, ref_grad)))
     v = _verdicts(rows)
@@ -384,7 +384,14 @@ def test_scorecard_init_lesson_row():
             "init_tanh_xavier": [1.0, 0.8, 0.6, 0.4, 0.3],  # shrinks: layer 6 < half
             "init_relu_kaiming": [1.0, 1.1, 1.3, 1.2, 1.5],  # flat
         } | (override or {})
-        exps = [_init_diag(n, n, v, [1.0] * 5) for n, v in shapes.items()]
+        settings = {  # selected by parameters, as the config's experiments
+            "init_identity_std0.01": ("identity", "normal", 0.01),
+            "init_identity_std0.1": ("identity", "normal", 0.1),
+            "init_identity_equal_var": ("identity", "equal_var", None),
+            "init_tanh_xavier": ("tanh", "xavier", None),
+            "init_relu_kaiming": ("relu", "kaiming", None),
+        }
+        exps = [_init_diag(n, n, v, [1.0] * 5, setting=settings[n]) for n, v in shapes.items()]
         rows = _verdicts(otables.scorecard(_inputs(*exps)))
         return rows[
             "Activation variance vanishes for std 0.01, explodes for std 0.1, stays "

@@ -48,12 +48,12 @@ def test_gather_reads_the_rule_inputs(tmp_path):
     from repro.registry import Needs
 
     experiments, summaries, per_seed = _files(tmp_path)
-    art = tmp_path / "runs" / "mlp_lr0.05" / "seed2" / "artifacts.npz"
+    art = tmp_path / "results" / "optlab" / "runs" / "mlp_lr0.05" / "seed2" / "artifacts.npz"
     inputs = outputs.gather(
         "optlab", Needs(caption="cap"), experiments, "quick", summaries, per_seed, [str(art)]
     )
     assert inputs.caption == "cap" and inputs.preset == "quick"
-    assert inputs.artifacts == {"mlp_lr0.05": [str(art)]}
+    assert inputs.artifacts == {"mlp_lr0.05": {2: str(art)}}
     test = aggregate.final(inputs.summary("mlp_lr0.05"), "test", "accuracy")
     assert test["n"] == 3 and test["mean"] == pytest.approx(0.6)
     assert aggregate.diverged_seeds(inputs.seeds("mlp_lr0.05")) == [1]
