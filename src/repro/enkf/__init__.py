@@ -16,7 +16,9 @@ PLAIN = {
     "adaptive": False,
     "legacy_batch_shift": False,
 }
-SIGMA1 = {"kind": "enkf", "sigma": 1.0}
+# Fig. 1's dotted line: the plain EnKF run at the caption's larger sigma (1 in the configs;
+# any sigma above 0.1 qualifies, so a run forced to another sigma still shows, labelled).
+LARGE_SIGMA = {"kind": "enkf", "activation": "sigmoid", "sigma": lambda s: s > 0.1}
 # the gradient-descent runs that record activation and gradient statistics
 GD_STATS = ({"kind": "gd", "stats_epochs": bool},)
 # Fig. 5: SGD and Adam from N(0, 1) (the statistics runs) and N(0, 9)
@@ -24,13 +26,13 @@ GD_FIG5 = (*GD_STATS, {"kind": "gd", "init_std": 3.0})
 
 FIGURES = {
     "fig1": Needs(
-        match=(PLAIN, SIGMA1),
+        match=(PLAIN, LARGE_SIGMA),
         experiments=(MAIN, SGD),
         caption="Fig. 1: test error (%) of the EnKF ensemble-mean network and of SGD "
         "(N(0,1) init, lr 0.1, momentum 0.9) per checkpoint, mean ± 1 std (population) "
         "over seeds; a 100 % point is prepended at position 0 as in the paper. SGD in two "
         "cadences: one test per EnKF checkpoint period of SGD steps, and evenly spaced "
-        "over one SGD epoch. Dotted: EnKF with sigma = 1 (caption's sigma).",
+        "over one SGD epoch. Dotted: EnKF with the caption's sigma (1).",
     ),
     "fig3": Needs(
         match=GD_STATS,

@@ -7,8 +7,10 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from repro.aggregate import population_std, series
+from repro.enkf import LARGE_SIGMA
 from repro.enkf.roles import MAIN, SGD
 from repro.plotting import band, diverged_label
+from repro.registry import matches
 
 LAYERS = ("layer 1 (conv1)", "layer 2 (conv2)", "layer 3 (softmax)")
 GRAD_LAYERS = ("layer 1 (conv1)", "layer 2 (conv2)", "layer 3 (fc1)")
@@ -83,16 +85,16 @@ def fig1(inputs):
     _, m, sd, n = error_curve(inputs, SGD, "test_epoch")
     label = f"SGD σ = 1, {sgd['epoch_points']} tests spread over one epoch ({n} runs)"
     plot(m, sd, diverged_label(label, inputs, SGD), color="C1", ls="--")
-    sigma1 = next(
-        n for n, p in inputs.experiments.items() if p["kind"] == "enkf" and p["sigma"] == 1
-    )
-    J1 = inputs.experiments[sigma1]["J"]
-    _, m, sd, _ = error_curve(inputs, sigma1)
-    plot(m, sd, f"EnKF σ = 1 ({_label(inputs, sigma1)})", color="C2", ls=":")
-    ref = reference(inputs, J1)
-    if ref and ref != MAIN:
-        _, m, sd, _ = error_curve(inputs, ref)
-        plot(m, sd, f"EnKF σ = 0.1 ({_label(inputs, ref)})", color="C0", ls=":", alpha=0.7)
+    for large in [n for n, p in inputs.experiments.items() if matches(p, LARGE_SIGMA)][:1]:
+        sigma, J1 = inputs.experiments[large]["sigma"], inputs.experiments[large]["J"]
+        _, m, sd, _ = error_curve(inputs, large)
+        label = f"EnKF σ = {sigma:g} ({_label(inputs, large)})"
+        plot(m, sd, diverged_label(label, inputs, large), color="C2", ls=":")
+        ref = reference(inputs, J1)
+        if ref and ref != MAIN:
+            _, m, sd, _ = error_curve(inputs, ref)
+            label = f"EnKF σ = 0.1 ({_label(inputs, ref)})"
+            plot(m, sd, label, color="C0", ls=":", alpha=0.7)
     ax.set_xticks(pos, ["start"] + [str(s) for s in steps], rotation=45 if len(pos) > 10 else 0)
     ax.set(xlabel="checkpoint: EnKF iteration (SGD: see legend)", ylabel="test error (%)")
     ax.set_ylim(0, 102)
