@@ -98,15 +98,22 @@ def test_choose_form_at_the_cost_boundary():
 
 
 def test_analysis_defaults_to_the_cheaper_form_for_its_own_sizes(monkeypatch):
-    """J = 7, P = 40, B = 6: transform (7 840 vs 33 600); J = 40, P = 7, B = 6: direct
-    (265 600 vs 67 200). Either way the literal update."""
+    """Costs as (transform vs direct) multiply-adds. J = 7, P = 40, B = 6: transform
+    (7 840 vs 33 600); J = 40, P = 7, B = 6: direct (203 200 vs 33 600). Either way the
+    result is the literal update."""
     used = []
     for name in ("update_direct", "update_transform"):
         real = getattr(kalman, name)
         monkeypatch.setattr(
             kalman, name, lambda *a, real=real, name=name: used.append(name) or real(*a)
         )
-    for J, P, form in ((7, 40, "update_transform"), (40, 7, "update_direct")):
+    # J = 32, P = 40, B = 6: direct (163 840 vs 153 600); with B = 10 (the class count,
+    # G's third axis) it would be transform (245 760 vs 256 000)
+    for J, P, form in (
+        (7, 40, "update_transform"),
+        (40, 7, "update_direct"),
+        (32, 40, "update_direct"),
+    ):
         U, G, Y = problem(J=J, P=P, B=6)
         expected = literal_iteration(U, G, Y, 0.01)
         got = kalman.analysis(U.clone(), G, Y, 0.01)
