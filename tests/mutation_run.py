@@ -144,6 +144,10 @@ def main() -> int:
         if not names:
             print("nothing to recheck")
             return 0
+        # mutmut notices the new tests and re-collects which test reaches which function,
+        # but the mutants of that same invocation can still run with the old mapping (seen
+        # here: a mutant a new test kills reported as surviving): refresh with one first
+        subprocess.call(command + names[:1], cwd=work, env=env)
         command += names
     else:
         command += globs or [f"{args.module}*"]

@@ -86,6 +86,54 @@ def test_choose_form_by_cost():
     assert kalman.choose_form(5000, model.N_PARAMS, 64) == "direct"
 
 
+def test_choose_form_at_the_cost_boundary():
+    """direct: 2*10*B*J*P multiply-adds; transform: 2*10*B*J^2 + J^2*P (module docstring).
+    P = 18 050, B = 64: transform while J (1280 + P) < 1280 P, i.e. J <= 1195."""
+    assert kalman.choose_form(1195, 18050, 64) == "transform"
+    assert kalman.choose_form(1196, 18050, 64) == "direct"
+    # B = 1, P = 20, J = 10: both cost 4000 -> direct (transform only when cheaper)
+    assert kalman.choose_form(10, 20, 1) == "direct"
+    assert kalman.choose_form(9, 20, 1) == "transform"  # 3240 < 3600
+    assert kalman.choose_form(11, 20, 1) == "direct"  # 4840 > 4400
+
+
+def test_analysis_defaults_to_the_cheaper_form_for_its_own_sizes(monkeypatch):
+    """Costs as (transform vs direct) multiply-adds. J = 7, P = 40, B = 6: transform
+    (7 840 vs 33 600); J = 40, P = 7, B = 6: direct (203 200 vs 33 600). Either way the
+    result is the literal update."""
+    used = []
+    for name in ("update_direct", "update_transform"):
+        real = getattr(kalman, name)
+        monkeypatch.setattr(
+            kalman, name, lambda *a, real=real, name=name: used.append(name) or real(*a)
+        )
+    # J = 32, P = 40, B = 6: direct (163 840 vs 153 600); with B = 10 (the class count,
+    # G's third axis) it would be transform (245 760 vs 256 000)
+    for J, P, form in (
+        (7, 40, "update_transform"),
+        (40, 7, "update_direct"),
+        (32, 40, "update_direct"),
+    ):
+        U, G, Y = problem(J=J, P=P, B=6)
+        expected = literal_iteration(U, G, Y, 0.01)
+        got = kalman.analysis(U.clone(), G, Y, 0.01)
+        assert used[-1] == form
+        assert torch.allclose(got, expected, rtol=0, atol=1e-10 * expected.abs().max())
+    with pytest.raises(ValueError, match="unknown update form 'sequential'"):
+        kalman.analysis(U.clone(), G, Y, 0.01, "sequential")
+
+
+def test_both_forms_make_their_tensors_on_the_ensemble_device():
+    U, G, Y = problem()
+    torch.set_default_device("meta")
+    try:
+        outs = [kalman.analysis(U.clone(), G, Y, 0.01, form) for form in ("direct", "transform")]
+    finally:
+        torch.set_default_device(None)
+    assert all(o.device.type == "cpu" for o in outs)
+    torch.testing.assert_close(outs[0], outs[1])
+
+
 # --------------------------------------------------------------------------- forward
 
 

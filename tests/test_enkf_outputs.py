@@ -112,6 +112,8 @@ def test_fig1_table_pairs_our_checkpoints_with_the_digitised_paper_values():
     assert math.isnan(frame["sgd_error_mean"][2])  # SGD has two checkpoints only
     np.testing.assert_allclose(frame["sgd_one_epoch_error_mean"], [90, 80, 75])
     np.testing.assert_allclose(frame["paper_sgd_error_std"], reported.SGD_ERROR_STD[:3])
+    np.testing.assert_allclose(frame["paper_sgd_error_mean"], reported.SGD_ERROR_MEAN[:3])
+    np.testing.assert_allclose(frame["paper_enkf_error_std"], reported.ENKF_ERROR_STD[:3])
 
 
 # ---------------------------------------------------------------------------- scorecard

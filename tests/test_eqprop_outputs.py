@@ -308,6 +308,13 @@ def test_scorecard_gdu_cnn_counts_seeds_on_their_linear_piece():
     assert row["verdict"] == tables.HOLDS  # ratio 1.2 b / (0.12 b^2) = 10/b >= 5 everywhere
     assert "at β 0.01: 2 of 3 seeds stay on their piece" in row["ours"]
     assert "every seed leaves its piece from β 0.1" in row["ours"]
+    # one seed on its piece with the symmetric estimate only 2x closer: the claim fails
+    weak = _bias(sym_scale=0.1)
+    weak["rel_err_sym"] = lambda b, s, t: 0.6 * b if s == 1 else 0.12 * b**2
+    exp2 = gdu("gdu_cnn", CNN_GDU, betas, weak, changed)
+    exp2[1][0]["curve_beta"] = 0.01
+    row = synthetic.row(etables.scorecard(_inputs(exp2)), "GDU on the ConvNet")
+    assert row["verdict"] == tables.DIFFERS and "2 of 3 seeds" in row["ours"]
     # no seed stays on its piece at the curve β: the identity cannot be checked
     exp[1][0]["curve_beta"] = 0.1
     row = synthetic.row(etables.scorecard(_inputs(exp)), "GDU on the ConvNet")

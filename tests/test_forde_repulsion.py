@@ -174,3 +174,42 @@ def test_forde_differs_from_de_by_the_repulsion_gradient_only():
     grads = _grads(r, list(model.parameters()))
     for de, forde, gr in zip(*results, grads, strict=True):
         torch.testing.assert_close(forde - de, -1e-2 * gr, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("variant", ["code", "paper"])
+def test_train_step_uses_the_projection_the_variant_and_the_index(variant):
+    """FoRDE-PCA's projection, the kernel variant and the repelled output (`index`, not the
+    label) all reach the step: it is -lr * grad of the frozen R built from them."""
+    model, x, y = _setup(4)
+    params = list(model.parameters())
+    before = [p.detach().clone() for p in params]
+    gen = torch.Generator().manual_seed(0)
+    basis, _ = torch.linalg.qr(torch.randn(2, 2, dtype=torch.float64, generator=gen))
+    proj = basis * torch.tensor([0.2, 3.0], dtype=torch.float64).sqrt()
+    index = (y + 1) % 4
+    _, g0 = forward_with_input_grads(model, x, index)
+    r = frozen_r(forward_with_input_grads(model, x, index)[1], g0.detach(), variant, proj=proj)
+    expected = _grads(r, params)
+    lr = 1e-3
+    zero_nll = lambda logits, y: (logits * 0).sum()  # noqa: E731
+    rep = Repulsion(projection=proj, variant=variant)
+    out = train_step(model, torch.optim.SGD(params, lr=lr), x, y, rep, zero_nll, index)
+    assert out["repulsion"] == pytest.approx(float(r.detach()), rel=1e-10)
+    for p, p0, gr in zip(params, before, expected, strict=True):
+        torch.testing.assert_close(p.detach(), p0 - lr * gr, rtol=1e-9, atol=1e-12)
+    # the same step without the projection, or with the label, would be another step
+    identity = _grads(
+        frozen_r(forward_with_input_grads(model, x, index)[1], g0.detach(), variant), params
+    )
+    assert max(float((a - b).abs().max()) for a, b in zip(identity, expected, strict=True)) > 1e-6
+
+
+def test_deep_ensemble_step_makes_its_zeros_on_the_batch_device():
+    model, x, y = _setup(5)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-2)
+    torch.set_default_device("meta")
+    try:
+        out = train_step(model, opt, x, y, None)
+    finally:
+        torch.set_default_device(None)
+    assert out["repulsion"] == 0.0 and out["median"] == 0.0 and out["nll"] > 0
