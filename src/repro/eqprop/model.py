@@ -428,6 +428,21 @@ class EnergyNet(nn.Module):
             d[0] = d[0].clone()  # never overwrite the cached input drive
         return [self.activation(u, inplace=inplace) for u in d]
 
+    @torch.no_grad()
+    def step_from_zero(self, ctx: Context) -> list[torch.Tensor]:
+        """`step(ctx, 0)`, the first update of every free phase, without its convolutions:
+        from s = 0 every feedback vanishes and layer k + 1 receives synapse k's (pooled)
+        bias, the same for every sample, so it is computed for one sample and broadcast."""
+        n = len(ctx.drive0)
+        zeros = self.init_neurons(1, ctx.drive0.device, ctx.drive0.dtype)
+        d = [ctx.drive0.clone()]
+        for k in range(1, self.n_layers):
+            out = self._forward(self.synapses[k], k, zeros[k - 1], ctx.kernels.get(k))[0]
+            d.append(channels_last(out.expand(n, *out.shape[1:]).clone()))
+        if self.masks is not None:  # the drive factors of `drive` (mask and keep p)
+            d = [u * self._drive_factor(k, u) for k, u in enumerate(d, start=1)]
+        return [self.activation(u, inplace=True) for u in d]
+
     # ------------------------------------------------------------------ VF diagnostics
     @torch.no_grad()
     def angles(self) -> list[float]:
