@@ -549,7 +549,7 @@ def test_quick_preset_shows_the_spec_conclusions(quick_workflow):
     assert len(one_sided) >= 3 and len(symmetric) >= 3
     assert np.mean(one_sided >= 0.8) > 0.5  # near chance in most seeds
     assert np.all(symmetric < 0.15)
-    # BPTT at T1 20 (quick): 8.2 / 17.0 / 17.5 % in seeds 0-2 (2026-12-01): trains, but
+    # BPTT (quick, T1 20): 10.6 / 19.0 / 8.0 % in seeds 0-2 (2026-12-01): trains, but
     # not below symmetric EP's 15 % line in every seed
     assert np.all(_seed_errors(root, "cnn_mse_bptt") < 0.25)
     assert np.all(_seed_errors(root, "cnn_ce_symmetric") < 0.5)  # CE and VF: above chance
