@@ -249,15 +249,18 @@ class EnergyNet(nn.Module):
         p = self.dropouts[n if n < self.n_layers else n - 1]
         return self._mask(n, t) * p
 
-    def _forward(self, module, k: int, inp: torch.Tensor, kernel=None):
+    def _forward(self, module, k: int, inp: torch.Tensor, kernel=None, pool_cl=False):
         """Synapse-shaped `module` (synapse k or B mirroring it) on layer k, pooled as layer k+1.
+        `pool_cl`: pool in channels-last whatever the layout of the convolution's output
+        (~10x faster than NCHW on CPU; same values and arg-max).
 
         Returns (output, info) where info lets `_transpose` route feedback back."""
         if k < self.n_conv:
             z = module(inp) if kernel is None else module._conv_forward(inp, kernel, module.bias)
+            z = channels_last(z) if pool_cl else z
             pool = self.pools[k]
-            if pool == "m":  # pooled in channels-last: ~10x faster than NCHW on CPU
-                out, idx = F.max_pool2d(channels_last(z), 2, 2, return_indices=True)
+            if pool == "m":
+                out, idx = F.max_pool2d(z, 2, 2, return_indices=True)
                 return out, (idx, z.shape)
             if pool == "a":
                 return F.avg_pool2d(z, 2, 2), (None, z.shape)
@@ -374,7 +377,7 @@ class EnergyNet(nn.Module):
         """Constants of the dynamics for this batch: s_1's input drive and the one-hot target."""
         x = channels_last(self._input(x))
         xm = x * self._mask(0, x) if self.masks is not None else x
-        drive0, pool0 = self._forward(self.synapses[0], 0, xm)
+        drive0, pool0 = self._forward(self.synapses[0], 0, xm, pool_cl=True)  # x: 1 channel
         drive0 = channels_last(drive0)
         onehot = F.one_hot(y, self.n_classes).to(drive0.dtype)
         return Context(x, y, onehot, drive0, self.kernels(), xm, pool0)
