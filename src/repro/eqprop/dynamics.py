@@ -38,7 +38,8 @@ def free_phase(model: EnergyNet, x: torch.Tensor, y: torch.Tensor, steps: int):
     with torch.no_grad():
         ctx = model.context(x, y)
         s = model.init_neurons(len(x), x.device, x.dtype)
-        s = relax(model, ctx, s, steps - 1)
+        if steps > 1:
+            s = relax(model, ctx, model.step_from_zero(ctx), steps - 2)
         last = model.step(ctx, s, 0.0) if steps else s
         residual = max(float((a - b).abs().max()) for a, b in zip(last, s, strict=True))
     return ctx, last, residual

@@ -249,15 +249,18 @@ class EnergyNet(nn.Module):
         p = self.dropouts[n if n < self.n_layers else n - 1]
         return self._mask(n, t) * p
 
-    def _forward(self, module, k: int, inp: torch.Tensor, kernel=None):
+    def _forward(self, module, k: int, inp: torch.Tensor, kernel=None, pool_cl=False):
         """Synapse-shaped `module` (synapse k or B mirroring it) on layer k, pooled as layer k+1.
+        `pool_cl`: pool in channels-last whatever the layout of the convolution's output
+        (~10x faster than NCHW on CPU; same values and arg-max).
 
         Returns (output, info) where info lets `_transpose` route feedback back."""
         if k < self.n_conv:
             z = module(inp) if kernel is None else module._conv_forward(inp, kernel, module.bias)
+            z = channels_last(z) if pool_cl else z
             pool = self.pools[k]
-            if pool == "m":  # pooled in channels-last: ~10x faster than NCHW on CPU
-                out, idx = F.max_pool2d(channels_last(z), 2, 2, return_indices=True)
+            if pool == "m":
+                out, idx = F.max_pool2d(z, 2, 2, return_indices=True)
                 return out, (idx, z.shape)
             if pool == "a":
                 return F.avg_pool2d(z, 2, 2), (None, z.shape)
@@ -374,7 +377,7 @@ class EnergyNet(nn.Module):
         """Constants of the dynamics for this batch: s_1's input drive and the one-hot target."""
         x = channels_last(self._input(x))
         xm = x * self._mask(0, x) if self.masks is not None else x
-        drive0, pool0 = self._forward(self.synapses[0], 0, xm)
+        drive0, pool0 = self._forward(self.synapses[0], 0, xm, pool_cl=True)  # x: 1 channel
         drive0 = channels_last(drive0)
         onehot = F.one_hot(y, self.n_classes).to(drive0.dtype)
         return Context(x, y, onehot, drive0, self.kernels(), xm, pool0)
@@ -427,6 +430,21 @@ class EnergyNet(nn.Module):
         if inplace and self.n_layers == 1:
             d[0] = d[0].clone()  # never overwrite the cached input drive
         return [self.activation(u, inplace=inplace) for u in d]
+
+    @torch.no_grad()
+    def step_from_zero(self, ctx: Context) -> list[torch.Tensor]:
+        """`step(ctx, 0)`, the first update of every free phase, without its convolutions:
+        from s = 0 every feedback vanishes and layer k + 1 receives synapse k's (pooled)
+        bias, the same for every sample, so it is computed for one sample and broadcast."""
+        n = len(ctx.drive0)
+        zeros = self.init_neurons(1, ctx.drive0.device, ctx.drive0.dtype)
+        d = [ctx.drive0.clone()]
+        for k in range(1, self.n_layers):
+            out = self._forward(self.synapses[k], k, zeros[k - 1], ctx.kernels.get(k))[0]
+            d.append(channels_last(out.expand(n, *out.shape[1:]).clone()))
+        if self.masks is not None:  # the drive factors of `drive` (mask and keep p)
+            d = [u * self._drive_factor(k, u) for k, u in enumerate(d, start=1)]
+        return [self.activation(u, inplace=True) for u in d]
 
     # ------------------------------------------------------------------ VF diagnostics
     @torch.no_grad()
