@@ -6,7 +6,7 @@ the same train-mode forward pass as the logits: the input is replicated per memb
 a leaf `(B, M*C, H, W)`, one backward pass of sum_i,b f_i(x_b)_{y_b} with
 `create_graph=True` gives every member's gradient, and `loss.backward()` then
 differentiates through it (double back-prop). Weight decay and Nesterov momentum are
-torch.optim.SGD's (coupled L2 on every parameter, as the code).
+torch.optim.SGD's update (coupled L2 on every parameter, as the code; `repro.optim`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from repro import optim
 from repro.forde.kernel import repulsion
 
 
@@ -29,8 +30,11 @@ class Repulsion:
     weight: float = 1.0  # multiplies R (1 in the paper; the toys can scale it)
 
 
-def replicate(x: torch.Tensor, members: int) -> torch.Tensor:
-    """(B, C, ...) -> (B, M*C, ...), member-major: one input copy per member."""
+def replicate(x: torch.Tensor, members: int, member_major: bool = False) -> torch.Tensor:
+    """One input copy per member: (B, C, ...) -> (B, M*C, ...) (member-major channels),
+    or (M, B, C, ...) for a model whose activations are member-major (`EnsembleMLP`)."""
+    if member_major:
+        return x.unsqueeze(0).repeat(members, *([1] * x.dim()))
     reps = [1, members] + [1] * (x.dim() - 2)
     return x.repeat(*reps)
 
@@ -38,10 +42,13 @@ def replicate(x: torch.Tensor, members: int) -> torch.Tensor:
 def forward_with_input_grads(model, x, y, create_graph=True):
     """(logits (M, B, K), true-class input gradients (M, B, D), D in C,H,W order)."""
     members, batch = model.members, len(x)
-    leaf = replicate(x, members).requires_grad_(True)
+    member_major = getattr(model, "member_major", False)
+    leaf = replicate(x, members, member_major).requires_grad_(True)
     logits = model(leaf)
     picked = logits.gather(2, y.view(1, batch, 1).expand(members, batch, 1)).sum()
     (grad,) = torch.autograd.grad(picked, leaf, create_graph=create_graph)
+    if member_major:
+        return logits, grad.reshape(members, batch, -1)
     return logits, grad.reshape(batch, members, -1).transpose(0, 1)
 
 
@@ -77,6 +84,7 @@ def train_step(
 
 
 def make_optimizer(model, lr, momentum=0.9, weight_decay=5e-4, nesterov=True):
-    return torch.optim.SGD(
+    """Nesterov SGD with coupled weight decay (torch.optim.SGD's update, `repro.optim`)."""
+    return optim.SGD(
         model.parameters(), lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
     )

@@ -22,6 +22,7 @@ import math
 import numpy as np
 import torch
 
+from repro import optim
 from repro.forde import kernel, metrics
 from repro.forde.step import Repulsion, train_step
 from repro.models.ensemble import EnsembleMLP
@@ -88,7 +89,7 @@ def rde_step(model, optimizer, x, y, nll_fn, method: str, weight: float = 1.0) -
 
 def _fit(run, model, x, y, rep, nll_fn, index=None):
     p = run.params
-    optimizer = torch.optim.Adam(model.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
+    optimizer = optim.Adam(model.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
     every = max(1, p["steps"] // 20)
     for step in range(1, p["steps"] + 1):
         if p["method"] in RDE_METHODS:
