@@ -6,7 +6,7 @@ the same train-mode forward pass as the logits: the input is replicated per memb
 a leaf `(B, M*C, H, W)`, one backward pass of sum_i,b f_i(x_b)_{y_b} with
 `create_graph=True` gives every member's gradient, and `loss.backward()` then
 differentiates through it (double back-prop). Weight decay and Nesterov momentum are
-torch.optim.SGD's (coupled L2 on every parameter, as the code).
+torch.optim.SGD's update (coupled L2 on every parameter, as the code).
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ class Repulsion:
     isotropic: float = 0.0  # w0 of a low-rank basis (kernel.low_rank_projection)
 
 
-def replicate(x: torch.Tensor, members: int) -> torch.Tensor:
-    """(B, C, ...) -> (B, M*C, ...), member-major: one input copy per member."""
+def replicate(x: torch.Tensor, members: int, member_major: bool = False) -> torch.Tensor:
+    """One input copy per member: (B, C, ...) -> (B, M*C, ...) (member-major channels),
+    or (M, B, C, ...) for a model whose activations are member-major (`EnsembleMLP`)."""
+    if member_major:
+        return x.unsqueeze(0).repeat(members, *([1] * x.dim()))
     reps = [1, members] + [1] * (x.dim() - 2)
     return x.repeat(*reps)
 
@@ -40,10 +43,13 @@ def replicate(x: torch.Tensor, members: int) -> torch.Tensor:
 def forward_with_input_grads(model, x, y, create_graph=True):
     """(logits (M, B, K), true-class input gradients (M, B, D), D in C,H,W order)."""
     members, batch = model.members, len(x)
-    leaf = replicate(x, members).requires_grad_(True)
+    member_major = getattr(model, "member_major", False)
+    leaf = replicate(x, members, member_major).requires_grad_(True)
     logits = model(leaf)
     picked = logits.gather(2, y.view(1, batch, 1).expand(members, batch, 1)).sum()
     (grad,) = torch.autograd.grad(picked, leaf, create_graph=create_graph)
+    if member_major:
+        return logits, grad.reshape(members, batch, -1)
     return logits, grad.reshape(batch, members, -1).transpose(0, 1)
 
 

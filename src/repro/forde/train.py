@@ -8,6 +8,7 @@ seeds pair DE with FoRDE.
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 
@@ -76,15 +77,30 @@ def kernel_projection(run, p, n_train: int, channels: int, device) -> tuple:
     )
 
 
+def fast_forward_copy(model):
+    """An eval-mode copy of `model` for the evaluation's forward passes (`predict`,
+    `input_gradients`): channels-last on the CPU, where oneDNN's convolutions and
+    max-pools cost about a third of NCHW's in a forward pass and 0.7x in an input-gradient
+    pass (same arithmetic, float rounding apart). Training stays NCHW: there
+    channels-last does not pay for FoRDE's double backward. On other devices: `model`."""
+    device = next(model.parameters()).device
+    if device.type != "cpu":
+        return model
+    return copy.deepcopy(model).eval().to(memory_format=torch.channels_last)
+
+
 @torch.no_grad()
 def predict(model, x, normalise, batch: int) -> torch.Tensor:
     """Member logits (M, N, K) in eval mode, x uint8 or [0, 1] float (CPU)."""
     device = next(model.parameters()).device
+    channels_last = device.type == "cpu" and x.dim() == 4
     out = []
     for start in range(0, len(x), batch):
         xb = x[start : start + batch].to(device)
-        xb = fdata.to_unit(xb) if xb.dtype == torch.uint8 else xb
-        out.append(model(normalise(xb)).float().cpu())
+        xb = normalise(fdata.to_unit(xb) if xb.dtype == torch.uint8 else xb)
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        out.append(model(xb).float().cpu())
     return torch.cat(out, dim=1)
 
 
@@ -207,8 +223,9 @@ def evaluate(run, model, normalise, xte, yte) -> None:
     p = run.params
     model.eval()
     bins, batch, n_grad = p["ece_bins"], p["eval_batch"], p["grad_points"]
-    clean = metrics.ensemble_metrics(predict(model, xte, normalise, batch), yte, bins)
-    grads = input_gradients(model, xte[:n_grad], yte[:n_grad], normalise, batch)
+    fast = fast_forward_copy(model)
+    clean = metrics.ensemble_metrics(predict(fast, xte, normalise, batch), yte, bins)
+    grads = input_gradients(fast, xte[:n_grad], yte[:n_grad], normalise, batch)
     clean["grad_cos"] = metrics.gradient_cosine_distance(grads)
     run.record(p["epochs"], "test", **clean)
     run.record(
@@ -217,9 +234,9 @@ def evaluate(run, model, normalise, xte, yte) -> None:
     pooled: dict[int, list] = {}
     cells = []
     for name, severity, x, y in corrupted_sets(run, p, xte, yte):
-        logits = predict(model, x, normalise, batch)
+        logits = predict(fast, x, normalise, batch)
         cell = metrics.ensemble_metrics(logits, y, bins)
-        g = input_gradients(model, x[:n_grad], y[:n_grad], normalise, batch)
+        g = input_gradients(fast, x[:n_grad], y[:n_grad], normalise, batch)
         cell["grad_cos"] = metrics.gradient_cosine_distance(g)
         run.record(severity, f"c_{name}", **{k: cell[k] for k in ("accuracy", "nll", "ece")})
         cells.append(cell)

@@ -72,7 +72,15 @@ def member_outputs(flat: torch.Tensor, members: int) -> torch.Tensor:
 
 
 class EnsembleMLP(nn.Module):
-    """M ReLU MLPs `sizes = [in, hidden..., out]` (toy problems); output (M, B, out)."""
+    """M ReLU MLPs `sizes = [in, hidden..., out]` (toy problems); output (M, B, out).
+
+    Activations stay member-major, (M, B, F): every layer is one `baddbmm` on contiguous
+    blocks (no per-layer transposes, in the backward passes either). Inputs: (B, in),
+    shared by all members, or (M, B, in), one copy per member (`member_major`: the
+    layout `repro.forde.step` gives the leaf whose gradient holds every member's input
+    gradient)."""
+
+    member_major = True
 
     def __init__(self, members: int, sizes: list[int], zero_head: bool = True):
         super().__init__()
@@ -83,11 +91,15 @@ class EnsembleMLP(nn.Module):
         self.layers = nn.ModuleList(layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.expand(self.members, *x.shape)
+        last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < len(self.layers) - 1:
+            # (M, B, f_in) @ (M, f_in, f_out) + bias: member i's x W_i^T + b_i
+            x = torch.baddbmm(layer.bias.unsqueeze(1), x, layer.weight.transpose(1, 2))
+            if i < last:
                 x = F.relu(x)
-        return member_outputs(x, self.members)
+        return x
 
 
 class EnsembleSmallCNN(nn.Module):
