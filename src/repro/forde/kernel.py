@@ -54,14 +54,16 @@ def median(x: torch.Tensor, dim) -> torch.Tensor:
     return torch.where(x.isnan().any(dim), torch.full_like(out, float("nan")), out)
 
 
-def log_kernel(sqdist: torch.Tensor, variant: str = "code") -> torch.Tensor:
-    """log kappa[i, j, b] from squared distances (M, M, B); bandwidths on stop-gradient values."""
+def log_kernel(sqdist: torch.Tensor, variant: str = "code", med=None) -> torch.Tensor:
+    """log kappa[i, j, b] from squared distances (M, M, B); bandwidths on stop-gradient
+    values (`med`: median(sqdist.detach(), 0) if the caller has it already)."""
     members = sqdist.shape[0]
     if members < 2:
         raise ValueError("the repulsion needs at least two members (log M = 0)")
     d = sqdist.detach()
     if variant == "code":
-        bandwidth = median(d, 0) / math.log(members) + MEDIAN_FLOOR  # (M_j, B)
+        med = median(d, 0) if med is None else med
+        bandwidth = med / math.log(members) + MEDIAN_FLOOR  # (M_j, B)
         return -sqdist / bandwidth.unsqueeze(0)
     if variant == "paper":
         bandwidth = median(d / 2, (0, 1)) / (2 * math.log(members)) + MEDIAN_FLOOR  # (B,)
@@ -89,9 +91,10 @@ def repulsion(
         projected = s @ projection
         s = torch.cat([projected, math.sqrt(isotropic) * s], -1) if isotropic else projected
     sqdist = pairwise_sqdist(s)
-    logk = log_kernel(sqdist, variant)  # (M_i, M_j, B)
+    med = median(sqdist.detach(), 0)  # (M_j, B): the code variant's bandwidths, and logged
+    logk = log_kernel(sqdist, variant, med)  # (M_i, M_j, B)
     log_sum = torch.logsumexp(logk.reshape(members, -1), dim=1) - math.log(batch)
-    return log_sum.sum() / batch, median(sqdist.detach(), 0).mean()
+    return log_sum.sum() / batch, med.mean()
 
 
 # ----------------------------------------------------------------------- RDE baselines

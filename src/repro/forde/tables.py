@@ -455,7 +455,7 @@ def _quick_rows(card: Scorecard, inputs) -> None:
                 "1.2-1.4× tiny CNN on CPU",
                 f"{ratio.mean():.2f}×",
                 verdict_claim(bool(ratio.mean() > 1), bad),
-                "seconds per training step, mean over paired seeds (spec 5 item 3)",
+                "CPU seconds per training step (CPU runs), mean over paired seeds (spec 5 item 3)",
             )
 
 

@@ -188,6 +188,9 @@ def ensemble(run) -> None:
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+    # Step cost: CPU seconds on the CPU (this process, its threads; a shared machine's
+    # load leaves them alone where it stretches wall time), wall seconds on a GPU.
+    clock = time.process_time if device.type == "cpu" else time.perf_counter
     step_times = []
     for epoch in range(start, p["epochs"]):
         model.train()
@@ -201,9 +204,9 @@ def ensemble(run) -> None:
             xb = fdata.to_unit(xtr[idx.to(device)])
             if p["augment"]:
                 xb = fdata.random_crop_flip(xb)
-            tick = time.perf_counter()
+            tick = clock()
             out = train_step(model, optimizer, normalise(xb), ytr[idx.to(device)], rep)
-            step_times.append(time.perf_counter() - tick)
+            step_times.append(clock() - tick)
             for k in sums:
                 sums[k] += out[k]
             if not run.check_finite(step, out["nll"] + out["repulsion"]):
