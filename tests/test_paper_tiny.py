@@ -54,7 +54,10 @@ def test_the_tiny_overlay_keeps_every_paper_experiment_and_choice():
 IMAGE_SETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "tinyimagenet")
 # the most a tiny run may do, key by key (a paper.yaml entry that sets `epochs` at the
 # experiment level overrides the overlay's defaults: these catch a 120-epoch leftover)
-LIMITS = {"epochs": 2, "phase1_epochs": 1, "train_batches": 2, "repetitions": 2, "steps": 100}
+LIMITS = {
+    "epochs": 2, "phase1_epochs": 1, "train_batches": 2, "repetitions": 2, "steps": 100,
+    "t1": 10, "t2": 5,
+}  # fmt: skip
 SUBSETS = {"train_subset": 512, "test_subset": 256, "n_images": 256, "val_size": 256}
 
 
