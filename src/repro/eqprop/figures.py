@@ -254,7 +254,8 @@ def fig_train_curves(inputs):
     for ax in axes.flat[len(groups) :]:
         ax.axis("off")
     for ax, (group, names) in zip(axes.flat, groups.items(), strict=False):
-        for name in names:
+        epochs = max(inputs.experiments[n]["epochs"] for n in names)
+        for i, name in enumerate(names):
             params, summary = inputs.experiments[name], inputs.summary(name)
             label, color = ESTIMATOR_STYLE[params["estimator"]]
             if params["algorithm"] == "ep" and params["vf"] and params["same_update"]:
@@ -267,9 +268,11 @@ def fig_train_curves(inputs):
             )
             test = series(summary, "test", "error")
             train = series(summary, "train", "error")
+            # one epoch: the curves are single points; set them side by side, with bars
+            dodge = 0.08 * (i - (len(names) - 1) / 2) if epochs == 1 else 0.0
             band(
                 ax,
-                test["step"],
+                test["step"] + dodge,
                 100 * test["mean"],
                 100 * test["std"],
                 label=label,
@@ -277,9 +280,12 @@ def fig_train_curves(inputs):
                 marker="o",
                 ms=3,
             )
-            ax.plot(train["step"], 100 * train["mean"], "--", color=color, lw=1)
+            if epochs == 1:
+                ax.errorbar(
+                    test["step"] + dodge, 100 * test["mean"], 100 * test["std"], color=color
+                )
+            ax.plot(train["step"] + dodge, 100 * train["mean"], "--", color=color, lw=1)
         ax.axhline(90, color="0.5", lw=0.8, ls=":")
-        epochs = max(inputs.experiments[n]["epochs"] for n in names)
         ax.set(xlabel="epoch", ylabel="error (%)", ylim=(0, 100), xlim=(0.5, epochs + 0.5))
         ax.set_title(group)
         ax.title.set_size(9)
