@@ -414,3 +414,108 @@ def test_scorecard_and_figures_with_a_metric_missing_and_an_adaptive_run_that_ne
     assert line.get_label() == "members, adaptive, seed 3 (0 changes)"
     np.testing.assert_allclose(line.get_ydata(), [100, 100])
     plt.close(fig)
+
+
+# ------------------------------------------------------------- Figs. 1, 5, 8a, 8b, 9
+def _legend(fig) -> list[str]:
+    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().texts]
+
+
+def _line(fig, label_start: str):
+    """The plotted line whose legend label starts with `label_start` (first axes)."""
+    found = [ln for ln in fig.axes[0].lines if ln.get_label().startswith(label_start)]
+    assert len(found) == 1, (label_start, [ln.get_label() for ln in fig.axes[0].lines])
+    return found[0]
+
+
+def _fig1_runs(sigma1=None):
+    main = enkf("enkf", {0: [ALL_FIVE, 60, 50], 1: [ALL_FIVE, 70, 56], 2: [ALL_FIVE, 64, 53]})
+    sgd = gd(
+        "sgd",
+        {0: [90, 80], 1: [90, 40], 2: [90, 88]},
+        updates={0: [90, 89, 85], 1: [88, 85, 80], 2: [90, 90, 90]},
+        epoch={0: [90, 70, 60], 1: [90, 90, 90], 2: [90, 80, 70]},
+        eval_points=2,
+        epoch_points=3,
+    )
+    return [main, sgd] + ([sigma1] if sigma1 else [])
+
+
+def test_fig1_draws_the_mean_errors_with_a_100_percent_start_and_the_sigma_1_run():
+    sigma1 = enkf("enkf_sigma1", {0: [ALL_FIVE, 80, 70], 1: [ALL_FIVE, 84, 74]}, sigma=1.0)
+    fig = figures.fig1(_inputs(*_fig1_runs(sigma1)))
+    main = _line(fig, "EnKF (σ = 0.1")
+    assert np.allclose(main.get_ydata(), [100, ALL_FIVE, (60 + 70 + 64) / 3, (50 + 56 + 53) / 3])
+    large = _line(fig, "EnKF σ = 1 ")
+    assert np.allclose(large.get_ydata(), [100, ALL_FIVE, 82, 72])
+    assert "n = 2" in large.get_label()
+    plt.close(fig)
+
+
+def test_fig1_labels_a_sigma_run_forced_elsewhere_and_marks_its_divergence():
+    """A run forced to diverge by its sigma (tests/diverge.yaml) stays in the figure,
+    labelled with its own sigma and its diverged runs (the CI failure of 2026-12-01)."""
+    nan = float("nan")
+    forced = enkf("enkf_sigma1", {0: [ALL_FIVE, nan, nan]}, sigma=1.0e6, diverged=(0,))
+    fig = figures.fig1(_inputs(*_fig1_runs(forced)))
+    label = _line(fig, "EnKF σ = 1e+06").get_label()
+    assert "diverged" in label, label
+    plt.close(fig)
+    fig = figures.fig1(_inputs(*_fig1_runs()))  # no larger-sigma run at all
+    assert not [t for t in _legend(fig) if t.startswith("EnKF σ = 1")]
+    plt.close(fig)
+
+
+def test_fig5_draws_each_optimizer_and_init_with_its_population_std():
+    runs = [
+        gd("gd_sgd_std1", {0: [90, 80, 70], 1: [90, 60, 50]}),
+        gd("gd_adam_std3", {0: [91, 89, 88], 1: [91, 87, 86]}, optimizer="adam", init_std=3.0),
+    ]
+    fig = figures.fig5(_inputs(*runs))
+    sgd = _line(fig, "SGD, σ = 1")
+    assert np.allclose(sgd.get_ydata(), [90, 70, 60]) and "n = 2" in sgd.get_label()
+    assert np.allclose(_line(fig, "Adam, σ = 3").get_ydata(), [91, 88, 87])
+    plt.close(fig)
+
+
+def test_fig8a_orders_the_ensemble_sizes_and_fig8b_pairs_variants_with_equal_J():
+    runs = [
+        enkf("enkf", {0: [90, 50, 45], 1: [90, 52, 47], 2: [90, 51, 46]}),
+        enkf("enkf_size1", {0: [90, 70, 66], 1: [90, 72, 68], 2: [90, 71, 67]}, J=25),
+        enkf("enkf_size2", {0: [90, 60, 55], 1: [90, 62, 57], 2: [90, 61, 56]}, J=50),
+    ]
+    fig = figures.fig8a(_inputs(*runs))
+    assert [ln.get_label().split(",")[1].strip() for ln in fig.axes[0].lines] == [
+        "J = 25",
+        "J = 50",
+        "J = 100",
+    ]
+    assert np.allclose(fig.axes[0].lines[1].get_ydata(), [90, 61, 56])
+    plt.close(fig)
+    relu = enkf("enkf_relu", {0: [90, 40, 30], 1: [90, 42, 34]}, J=50, activation="relu")
+    fig = figures.fig8b(_inputs(*runs, relu))
+    labels = [ln.get_label() for ln in fig.axes[0].lines]
+    assert labels[0].startswith("Logistic Function (J = 50") and labels[1].startswith("ReLU")
+    assert np.allclose(fig.axes[0].lines[1].get_ydata(), [90, 41, 32])
+    plt.close(fig)
+
+
+def test_fig9_draws_every_adaptive_run_and_its_changes_of_J():
+    fixed = enkf("enkf", {0: [90, 50, 45], 1: [90, 52, 47], 2: [90, 51, 46]})
+    adapt = {0: [(25, 150, 4)], 1: [(25, 75, 8), (50, 50, 8)], 2: []}
+    adaptive = enkf(
+        "enkf_adaptive", {0: [90, 55, 40], 1: [90, 58, 44], 2: [90, 60, 50]},
+        adaptive=True, adapt=adapt,
+    )  # fmt: skip
+    fig = figures.fig9(_inputs(fixed, adaptive))
+    left, right = fig.axes[0], fig.axes[1]
+    assert np.allclose(left.lines[1].get_ydata(), [90, (55 + 58 + 60) / 3, (40 + 44 + 50) / 3])
+    thin = [ln for ln in left.lines if ln.get_linewidth() == 0.6]
+    assert len(thin) == 3  # one line per adaptive run
+    members = [ln.get_label() for ln in right.lines if "members, adaptive" in ln.get_label()]
+    assert members == [
+        "members, adaptive, seed 0 (1 changes)",
+        "members, adaptive, seed 1 (2 changes)",
+        "members, adaptive, seed 2 (0 changes)",
+    ]
+    plt.close(fig)
