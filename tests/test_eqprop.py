@@ -214,6 +214,23 @@ def test_contrast_is_the_autograd_gradient_of_the_phi_difference(name, dtype):
         assert rel < (1e-10 if dtype == torch.float64 else 1e-3), (n, rel)
 
 
+@pytest.mark.parametrize("name", ["cnn_mse", "cnn_ce"])
+def test_bptt_with_t2_shorter_than_the_depth_equals_the_original_implementation(name):
+    """T2 = 1: the loss reaches only the last layers, so the first synapse gets no
+    gradient (None in both; found by the tiny paper-shaped run, where T2 = 2 < 5 layers)."""
+    model, x, y, _ = _net(name)
+    twin = copy.deepcopy(model)
+    estimators.bptt_update(model, x, y, 15, 1)
+    reference.bptt_update(twin, x, y, 15, 1)
+    ours = {n: p.grad for n, p in model.named_parameters()}
+    theirs = {n: p.grad for n, p in twin.named_parameters()}
+    assert ours["synapses.0.weight"] is None and theirs["synapses.0.weight"] is None
+    assert {n for n, g in ours.items() if g is None} == {n for n, g in theirs.items() if g is None}
+    reached = [n for n, g in theirs.items() if g is not None]
+    assert reached
+    _assert_same_grads({n: ours[n] for n in reached}, {n: theirs[n] for n in reached}, 1e-10)
+
+
 @pytest.mark.parametrize("name", ["vfcnn_mse", "vfcnn_ce"])
 def test_bptt_on_vf_nets_equals_the_original_implementation(name):
     model, x, y, _ = _net(name)

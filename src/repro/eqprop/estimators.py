@@ -102,6 +102,9 @@ def bptt_update(model: EnergyNet, x, y, t1: int, t2: int):
         s = relax_with_graph(model, ctx, s, t2)
         loss = model.loss_terms(s, y).mean()
         loss.backward()
-    with torch.no_grad():
-        model.add_first_synapse_grad(ctx, ctx.drive0.grad)
+    # With T2 shorter than the depth the loss does not reach layer 1: synapse 1 then gets
+    # no gradient (None, as autograd of the original leaves it), not an error.
+    if ctx.drive0.grad is not None:
+        with torch.no_grad():
+            model.add_first_synapse_grad(ctx, ctx.drive0.grad)
     return [t.detach() for t in s], loss.item()
