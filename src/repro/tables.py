@@ -96,7 +96,7 @@ def flag_diverged_rows(rows: list[dict], inputs) -> list[dict]:
     out = []
     for row in rows:
         text = f"{row.get('claim', '')} {row.get('detail', '')}"
-        hit = [n for n in diverged if _names(text, n)]
+        hit = [n for n in diverged if names_experiment(text, n)]
         if hit and row.get("verdict") in (WITHIN, HOLDS):
             note = "; ".join(f"{n}: {diverged[n]} runs diverged" for n in hit)
             row = {**row, "verdict": DIVERGED, "detail": f"{row.get('detail', '')} [{note}]"}
@@ -104,7 +104,8 @@ def flag_diverged_rows(rows: list[dict], inputs) -> list[dict]:
     return out
 
 
-def _names(text: str, name: str) -> bool:
+def names_experiment(text: str, name: str) -> bool:
+    """Whether `text` names experiment `name` as a word ("de" is not named by "FoRDE")."""
     import re
 
     return re.search(rf"(?<![A-Za-z0-9_.-]){re.escape(name)}(?![A-Za-z0-9_-])", text) is not None
