@@ -1,6 +1,6 @@
 """How well `snakemake cost` predicted the real training jobs of the same preset.
 
-    python benchmarks/cost_check.py COST_WORKDIR RUN_WORKDIR [--paper optlab]
+    python benchmarks/cost_check.py COST_WORKDIR RUN_WORKDIR [--paper optlab | --paper all]
 
 COST_WORKDIR holds `results/cost/<paper>/<experiment>.json` (from `snakemake cost` or
 `results/tables/cost_<paper>.md`); RUN_WORKDIR holds the real runs' Snakemake
@@ -50,9 +50,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cost_dir", type=Path)
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--paper", default="optlab")
+    parser.add_argument("--paper", default="optlab", help="a paper, or 'all'")
     args = parser.parse_args()
-    frame = compare(args.cost_dir, args.run_dir, args.paper)
+    papers = (
+        sorted(p.name for p in (args.cost_dir / "results/cost").iterdir())
+        if args.paper == "all"
+        else [args.paper]
+    )
+    frame = pd.concat(
+        [compare(args.cost_dir, args.run_dir, p).assign(paper=p) for p in papers],
+        ignore_index=True,
+    )
     print(frame.to_markdown(index=False, floatfmt=".3g"))
     for clock, est, real in (
         ("wall", "estimate_s", "measured_s"),
