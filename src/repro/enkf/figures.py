@@ -85,7 +85,8 @@ def fig1(inputs):
     _, m, sd, n = error_curve(inputs, SGD, "test_epoch")
     label = f"SGD σ = 1, {sgd['epoch_points']} tests spread over one epoch ({n} runs)"
     plot(m, sd, diverged_label(label, inputs, SGD), color="C1", ls="--")
-    for large in [n for n, p in inputs.experiments.items() if matches(p, LARGE_SIGMA)][:1]:
+    large = next((n for n, p in inputs.experiments.items() if matches(p, LARGE_SIGMA)), None)
+    if large is not None:
         sigma, J1 = inputs.experiments[large]["sigma"], inputs.experiments[large]["J"]
         _, m, sd, _ = error_curve(inputs, large)
         label = f"EnKF σ = {sigma:g} ({_label(inputs, large)})"
