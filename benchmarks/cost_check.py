@@ -4,9 +4,11 @@
 
 COST_WORKDIR holds `results/cost/<paper>/<experiment>.json` (from `snakemake cost` or
 `results/tables/cost_<paper>.md`); RUN_WORKDIR holds the real runs' Snakemake
-benchmarks (`results/benchmarks/train/<paper>/<experiment>/seed<k>.tsv`). Prints, per
-experiment, the estimate beside the mean measured job (wall and CPU seconds), and the
-totals over every run (estimate x seeds vs the sum of measured jobs).
+benchmarks (`results/benchmarks/train/<paper>/<experiment>/seed<k>.tsv`, or `seeds.tsv`
+for a job that trained every seed: `train_jobs: per_experiment`). Prints, per
+experiment, the estimate beside the measured time per run (the experiment's training
+jobs' wall and CPU seconds over its runs), and the totals over every run (estimate x
+runs vs the sum of measured jobs).
 """
 
 from __future__ import annotations
@@ -28,15 +30,18 @@ def compare(cost_dir: Path, run_dir: Path, paper: str) -> pd.DataFrame:
         if not bench:
             continue
         measured = pd.concat([pd.read_csv(b, sep="\t") for b in bench])
+        runs = len(
+            list((run_dir / "results" / paper / "runs" / m["experiment"]).glob("*/run.json"))
+        )
         rows.append(
             {
                 "experiment": m["experiment"],
                 "status": m["status"],
-                "runs": len(measured),
+                "runs": runs,
                 "estimate_s": m["estimated_s"],
-                "measured_s": measured["s"].mean(),
+                "measured_s": measured["s"].sum() / runs,
                 "estimate_cpu_s": m["estimated_cpu_s"],
-                "measured_cpu_s": measured["cpu_time"].mean(),
+                "measured_cpu_s": measured["cpu_time"].sum() / runs,
                 "load_at_estimate": m["load_1min"],
             }
         )

@@ -16,6 +16,7 @@ from datetime import datetime
 
 import pytest
 
+from repro import layout
 from repro.config import load, papers, resolve_experiments
 from tests.conftest import CONFIG, REPO, SMOKE, snakemake
 
@@ -39,7 +40,10 @@ def _why_not() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
+# Session scope: the daemons stay up until the test session ends. With SLURM installed
+# but its controller down, every later `snakemake` start would wait 10 s (the SLURM
+# executor plugin asks `scontrol show config` when it is imported, timeout 10 s).
+@pytest.fixture(scope="session")
 def cluster():
     reason = _why_not()
     if reason:
@@ -83,16 +87,23 @@ def test_smoke_preset_on_slurm(cluster, smoke_workflow, mirror, tmp_path):
 
     jobs = _accounting(since)
     config = load(*configs)
-    # every run `all_figures` made (not every experiment: some feed only tables) was one
-    # SLURM job, on the partition and with the GPU its experiment asks for
+    per_experiment = config["train_jobs"] == "per_experiment"
+    # every run `all_figures` made (not every experiment: some feed only tables) came from
+    # one SLURM job (one per run, or per experiment with `train_jobs: per_experiment`),
+    # on the partition and with the GPU its experiment asks for
     made = set()
     for paper in papers(config):
         for name, experiment in resolve_experiments(config, paper).items():
             for seed in experiment["seeds"]:
                 if not (tmp_path / f"results/{paper}/runs/{name}/seed{seed}/run.json").exists():
                     continue
-                job = jobs[f"rule_train_wildcards_{paper}_{name}_{seed}"]
-                made.add(f"rule_train_wildcards_{paper}_{name}_{seed}")
+                comment = (
+                    f"rule_{layout.train_rule(paper, name)}"
+                    if per_experiment
+                    else f"rule_train_wildcards_{paper}_{name}_{seed}"
+                )
+                job = jobs[comment]
+                made.add(comment)
                 assert job["state"] == "COMPLETED", job
                 if experiment["resources"]["gpu"]:
                     assert job["partition"] == "gpu" and "gres/gpu=1" in job["tres"], job

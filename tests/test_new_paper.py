@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from repro import command
+from repro import command, layout
 from tests.conftest import REPO
 
 PAPER = "sixth"
@@ -189,15 +189,17 @@ def _job_counts(out: str) -> dict[str, int]:
 
 def test_a_new_paper_is_planned_like_the_others(repo, tmp_path):
     jobs = _job_counts(_snakemake(repo, tmp_path, "-n", PAPER).stdout)
-    # 2 experiments x 3 seeds, 2 summaries, the figure, the table, the scorecard rows
+    # 2 experiments (3 seeds each, one job per experiment in the quick preset), 2
+    # summaries, the figure, the table, the scorecard rows
     assert jobs == {
-        "train": 6,
+        layout.train_rule(PAPER, "slow"): 1,
+        layout.train_rule(PAPER, "fast"): 1,
         "aggregate": 2,
         "figure": 1,
         "table": 1,
         "paper_scorecard": 1,
         PAPER: 1,
-        "total": 12,
+        "total": 8,
     }
     everything = _snakemake(repo, tmp_path, "-n", "all").stdout  # the default target too
     assert f"results/figures/{PAPER}/curve.png" in everything

@@ -72,6 +72,33 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path, manifests):
     assert not (tmp_path / "resumed/checkpoint.pt").exists()
 
 
+SEEDS_IN_ONE_PROCESS = """
+import json, sys
+from repro import runs
+params, out, manifest = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+for seed in json.loads(sys.argv[4]):
+    runs.execute("optlab", "mlp", seed, params, f"{out}/seed{seed}", preset="test",
+                 device="cpu", manifests={params["dataset"]: manifest}, threads=1)
+"""
+
+
+def test_a_seed_trained_after_another_in_one_process_is_the_seed_trained_alone(tmp_path, manifests):
+    """`train_jobs: per_experiment` trains an experiment's seeds one after the other in
+    one process: nothing of one run (RNG streams, caches) may leak into the next."""
+    params = _params("mlp_lr0.05", epochs=2)  # dropout + shuffling draw from every RNG
+    mnist = manifests("mnist")
+    for out, seeds in (("together", [0, 1]), ("alone", [1])):
+        done = subprocess.run(
+            [sys.executable, "-c", SEEDS_IN_ONE_PROCESS, json.dumps(params),
+             str(tmp_path / out), str(mnist), json.dumps(seeds)],
+            cwd=REPO, capture_output=True, text=True,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    together = (tmp_path / "together/seed1/metrics.csv").read_text()
+    assert together == (tmp_path / "alone/seed1/metrics.csv").read_text()
+    assert together != (tmp_path / "together/seed0/metrics.csv").read_text()
+
+
 def test_checkpoint_of_other_hyperparameters_is_ignored(tmp_path, manifests):
     mnist = manifests("mnist")
     params = _params("mlp_lr0.05", epochs=2)

@@ -24,21 +24,51 @@ def _job_counts(output: str) -> dict[str, int]:
 
 
 def test_one_figure_target_lists_only_its_own_jobs(tmp_path):
+    """Quick preset (`train_jobs: per_experiment`): one job per experiment trains its seeds."""
     result = snakemake(tmp_path, "-n", "results/figures/optlab/O2.png")
-    assert _job_counts(result.stdout) == {"train": 3, "aggregate": 3, "figure": 1}
+    trains = {layout.train_rule("optlab", f"curv_{o}"): 1 for o in ("sgd", "sgd_momentum", "adam")}
+    assert _job_counts(result.stdout) == {**trains, "aggregate": 3, "figure": 1}
     assert "curv_sgd" in result.stdout and "mlp_lr" not in result.stdout
 
 
 def test_figure_from_data_pulls_its_download_and_nothing_else(tmp_path):
     result = snakemake(tmp_path, "-n", "results/figures/optlab/L1.png")
-    seeds = len(resolve_experiments(load(CONFIG), "optlab")["mlp_lr0.005"]["seeds"])
     assert _job_counts(result.stdout) == {
         "download_dataset": 1,
-        "train": seeds,
+        layout.train_rule("optlab", "mlp_lr0.005"): 1,
         "aggregate": 1,
         "figure": 1,
     }
     assert "dataset=mnist" in result.stdout and "fashion_mnist" not in result.stdout
+
+
+def test_train_jobs_per_seed_or_per_experiment_make_the_same_runs(tmp_path):
+    """The two `train_jobs` settings list the same run files, one job per run or per
+    experiment; a per-experiment job asks for the runs' time together, on the partition
+    the experiment asks for."""
+    config = load(CONFIG)
+    experiment = resolve_experiments(config, "optlab")["mlp_lr0.005"]
+    seeds, resources = experiment["seeds"], experiment["resources"]
+    target = "results/optlab/summary/mlp_lr0.005.csv"
+    listed = {}
+    for mode in ("per_seed", "per_experiment"):
+        result = snakemake(tmp_path, "-n", target, "--config", f"train_jobs={mode}", "--forceall")
+        listed[mode] = set(re.findall(r"results/optlab/runs/\S+/run\.json", result.stdout))
+        counts = _job_counts(result.stdout)
+        rule = layout.train_rule("optlab", "mlp_lr0.005")
+        if mode == "per_seed":
+            assert counts["train"] == len(seeds) and rule not in counts
+        else:
+            assert counts[rule] == 1 and "train" not in counts
+            block = result.stdout.split(f"rule {rule}:")[1].split("\n\n")[0]
+            asked = dict(
+                item.split("=", 1) for item in re.search(r"resources: (.*)", block)[1].split(", ")
+            )
+            assert int(asked["runtime"]) == resources["runtime"] * len(seeds)
+            assert int(asked["mem_mb"]) == resources["mem_mb"]
+            assert asked["slurm_partition"] == "cpu"
+    expected = {f"results/optlab/runs/mlp_lr0.005/seed{s}/run.json" for s in seeds}
+    assert listed["per_seed"] == listed["per_experiment"] == expected
 
 
 def _made_figures(config, paper):

@@ -32,7 +32,6 @@ from repro import sources
 # The schemas ship with the package (src/repro/schemas/): config.schema.yaml (global keys)
 # and one <paper>.schema.yaml per paper, which declares the paper's kinds.
 SCHEMA_DIR = Path(str(resources.files("repro") / "schemas"))
-GLOBAL_KEYS = ("preset", "device", "data_mirror", "datasets_file", "cluster", "cost")
 EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # the whole name (fullmatch)
 # A string PyYAML leaves unconverted although it is a number (`1e-3`: YAML 1.1 wants a dot).
 NUMERIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -276,8 +275,10 @@ def known_papers(schema_dir: Path = SCHEMA_DIR) -> list[str]:
 
 
 def papers(config: dict) -> list[str]:
-    """Paper keys present in the config, in file order."""
-    return [key for key in config if key not in GLOBAL_KEYS]
+    """Paper keys present in the config, in file order: every key but the global ones
+    (the properties of config.schema.yaml)."""
+    global_keys = _schema_file(SCHEMA_DIR / "config.schema.yaml")["properties"]
+    return [key for key in config if key not in global_keys]
 
 
 def kinds(paper: str, schema_dir: Path = SCHEMA_DIR) -> list[str]:

@@ -36,6 +36,14 @@ TABLE_EXTS = ("csv", "md", "tex")
 SCORECARD_EXTS = ("csv", "md")
 
 LOG = "logs/{rule}/{name}.log"
+TRAIN_LOG = "logs/train/{paper}/{experiment}/seed{seed}.log"  # rule train: one run
+GROUP_TRAIN_LOG = "logs/train/{paper}/{experiment}/seeds.log"  # all seeds in one job
+
+
+def train_rule(paper: str, experiment: str) -> str:
+    """Name of the rule training every seed of one experiment (`train_jobs:
+    per_experiment`; with per_seed, the rule `train` makes each run)."""
+    return "train_" + re.sub(r"\W", "_", f"{paper}_{experiment}")
 
 
 @functools.lru_cache(maxsize=32)

@@ -1,10 +1,11 @@
 """Job logs: every rule's script writes its progress and any failure to its `log:` file.
 
 Snakemake deletes a job's `log:` file before it starts the job, so a rerun of a killed
-training job would lose the killed attempt's lines. `log_to(..., keep=...)` therefore
-also appends to a second file that Snakemake does not own (the run folder's
-`train.log`): when a job starts, the lines of the earlier, unfinished attempts are
-copied back into the new log first; the kept file is removed once the job succeeds.
+training job would lose the killed attempt's lines. Each run's attempt
+(`kept_attempts`, or `log_to(..., keep=...)`) therefore also appends to a second file
+that Snakemake does not own (the run folder's `train.log`): when the run starts again,
+the lines of its earlier, unfinished attempts are copied back into the new log first;
+the kept file is removed once the run succeeds.
 
 The last line of every job's log is its resource line (`job resources: cpu_s=...`):
 CPU seconds (user + sys, the job's own process and the children it waited for) in
@@ -58,46 +59,69 @@ def resource_line(startup_cpu: float) -> str:
     )
 
 
+def log_failure(logger: logging.Logger, error: BaseException) -> None:
+    """Log the traceback of `error` being raised, once however many blocks it leaves."""
+    if not getattr(error, "_repro_logged", False):
+        logger.exception("job failed")
+        error._repro_logged = True
+
+
 @contextlib.contextmanager
 def log_to(path: str | Path, keep: str | Path | None = None):
     """Send the `repro` loggers to `path` for the duration; log a failure's traceback there
     too before re-raising it (so it shows both in the log and on the console). With
-    `keep`, earlier attempts' lines (from `keep`) open the log and every line also goes
-    to `keep` until the job succeeds. The log ends with the job's resource line."""
+    `keep`, the block is one run's attempt (`kept_attempts`). The log ends with the job's
+    resource line."""
     startup_cpu = cpu_seconds()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handlers = []
-    if keep is not None:
-        keep = Path(keep)
-        keep.parent.mkdir(parents=True, exist_ok=True)
-        if keep.exists() and keep.resolve() != path.resolve():
-            earlier = keep.read_text()
-            if earlier:
-                with open(path, "a") as fh:
-                    fh.write(earlier if earlier.endswith("\n") else earlier + "\n")
-        handlers.append(logging.FileHandler(keep, mode="a"))
-    if keep is None or keep.resolve() != path.resolve():
-        handlers.append(logging.FileHandler(path, mode="a"))
+    handler = logging.FileHandler(path, mode="a")
+    handler.setFormatter(FORMAT)
     logger = logging.getLogger("repro")
-    for handler in handlers:
-        handler.setFormatter(FORMAT)
-        logger.addHandler(handler)
+    logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    if keep is not None:
-        logger.info("attempt starts (log of earlier attempts above, if any)")
     try:
-        yield logger
-    except BaseException:
-        logger.exception("job failed")
+        with kept_attempts(path, keep) if keep is not None else contextlib.nullcontext():
+            yield logger
+    except BaseException as error:
+        log_failure(logger, error)
         raise
-    else:
-        if keep is not None:
-            for handler in handlers:
-                handler.flush()
-            keep.unlink(missing_ok=True)
     finally:
         logger.info(resource_line(startup_cpu))
-        for handler in handlers:
-            logger.removeHandler(handler)
-            handler.close()
+        logger.removeHandler(handler)
+        handler.close()
+
+
+@contextlib.contextmanager
+def kept_attempts(log_path: str | Path, keep: str | Path):
+    """One run's attempt inside a job logging to `log_path`: the lines of the run's
+    earlier, unfinished attempts (kept in `keep`, a file in the run folder that Snakemake
+    does not own) are copied into the job log first, and every line also goes to `keep`
+    until the block succeeds, when `keep` is removed. A job training several seeds opens
+    one such block per seed."""
+    keep = Path(keep)
+    if keep.resolve() == Path(log_path).resolve():
+        yield
+        return
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger("repro")
+    earlier = keep.read_text() if keep.exists() else ""
+    if earlier:
+        for handler in logger.handlers:
+            handler.flush()
+        with open(log_path, "a") as fh:
+            fh.write(earlier if earlier.endswith("\n") else earlier + "\n")
+    handler = logging.FileHandler(keep, mode="a")
+    handler.setFormatter(FORMAT)
+    logger.addHandler(handler)
+    logger.info("attempt starts (log of earlier attempts above, if any)")
+    try:
+        yield
+        handler.flush()
+        keep.unlink(missing_ok=True)
+    except BaseException as error:
+        log_failure(logger, error)  # into `keep` too: the next attempt shows why
+        raise
+    finally:
+        logger.removeHandler(handler)
+        handler.close()

@@ -47,28 +47,38 @@ def experiment_datasets(paper, experiment):
 
 
 # ---------------------------------------------------------------- train
-def train_inputs(wildcards):
-    """The manifest of every dataset the experiment reads, keyed by dataset name (its
+def run_inputs(paper, name, seeds):
+    """The manifest of every dataset experiment `name` reads, keyed by dataset name (its
     `dataset` and any other key its kind's schema declares a dataset, e.g. a corrupted
-    test set: repro.config.datasets), its PCA (key `pca`) when the experiment sets
-    `pca: true`, and with `init_from: <experiment>`, that experiment's artifacts of the
-    same seed (key `init`: the trained network a check starts from; cost_measure, which
-    has no seed wildcard, times the experiment's first seed).
+    test set: repro.config.datasets), its PCA (key `pca`) when it sets `pca: true`, and
+    with `init_from: <experiment>`, that experiment's artifacts of each of `seeds` (key
+    `init`: the trained network a check starts from).
     Datasets are fetched by the download rule (a localrule), never in the train job."""
-    experiment = experiment_of(wildcards)
-    names = experiment_datasets(wildcards.paper, experiment)
-    inputs = {name: layout.DATA_MANIFEST.format(dataset=name) for name in names}
+    experiment = EXPERIMENTS[paper][name]
+    names = experiment_datasets(paper, experiment)
+    inputs = {d: layout.DATA_MANIFEST.format(dataset=d) for d in names}
     if experiment.get("init_from"):
-        inputs["init"] = layout.RUN_ARTIFACTS.format(
-            paper=wildcards.paper,
-            experiment=experiment["init_from"],
-            seed=(
-                wildcards.seed if hasattr(wildcards, "seed") else experiment["seeds"][0]
-            ),
-        )
+        inputs["init"] = [
+            layout.RUN_ARTIFACTS.format(
+                paper=paper, experiment=experiment["init_from"], seed=seed
+            )
+            for seed in seeds
+        ]
     if experiment.get("pca") and names:
         inputs["pca"] = layout.PCA.format(dataset=experiment["dataset"])
     return inputs
+
+
+def train_inputs(wildcards):
+    """`run_inputs` of one run (rule train), or of the experiment's first seed
+    (cost_measure, which has no seed wildcard: it times that seed)."""
+    seed = getattr(wildcards, "seed", None)
+    seeds = [int(seed)] if seed is not None else experiment_of(wildcards)["seeds"][:1]
+    return run_inputs(wildcards.paper, wildcards.experiment, seeds)
+
+
+def seed_of(wildcards):
+    return [int(wildcards.seed)]
 
 
 def pca_mem_mb(wildcards):
@@ -80,27 +90,47 @@ def train_hyperparameters(wildcards):
     return hyperparameters(experiment_of(wildcards))
 
 
-def train_resource(name, grows_with_attempt=False):
-    """A resource of the experiment's `resources` block; memory and time grow on retries."""
+def train_resource(name, grows_with_attempt=False, paper=None, experiment=None):
+    """A resource of the experiment's `resources` block (the wildcards', or the given
+    experiment's); memory and time grow on retries. `runtime` is per run: a job training
+    every seed of an experiment (`train_jobs: per_experiment`) asks for it once per seed.
+    """
 
     def get(wildcards, attempt=1):
-        value = experiment_of(wildcards)["resources"][name]
+        if experiment is None:
+            value = experiment_of(wildcards)["resources"][name]
+        else:
+            spec = EXPERIMENTS[paper][experiment]
+            value = spec["resources"][name]
+            value *= len(spec["seeds"]) if name == "runtime" else 1
         return value * attempt if grows_with_attempt else value
 
     return get
 
 
-def train_partition(wildcards):
-    gpus = experiment_of(wildcards)["resources"]["gpu"]
+def experiment_partition(paper, experiment):
+    gpus = EXPERIMENTS[paper][experiment]["resources"]["gpu"]
     return config["cluster"]["gpu_partition" if gpus else "cpu_partition"]
 
 
-def code_digest(role):
+def train_partition(wildcards):
+    return experiment_partition(wildcards.paper, wildcards.experiment)
+
+
+def grouped_experiments():
+    """(paper, experiment) pairs trained one job per experiment: every experiment when
+    `train_jobs: per_experiment`, none otherwise (one job per experiment x seed)."""
+    if config["train_jobs"] != "per_experiment":
+        return []
+    return [(paper, name) for paper in PAPERS for name in EXPERIMENTS[paper]]
+
+
+def code_digest(role, paper=None):
     """params `code`: digest of the library code a `role` job of the paper runs
     (repro.codehash), so editing it reruns exactly the jobs that use it."""
 
     def get(wildcards):
-        return codehash.digest(wildcards.paper, role)
+        return codehash.digest(paper or wildcards.paper, role)
 
     return get
 

@@ -11,7 +11,7 @@ rule train:
         record=layout.RUN_RECORD,
         artifacts=layout.RUN_ARTIFACTS,
     log:
-        "logs/train/{paper}/{experiment}/seed{seed}.log",
+        layout.TRAIN_LOG,
     benchmark:
         "results/benchmarks/train/{paper}/{experiment}/seed{seed}.tsv"
     conda:
@@ -23,12 +23,54 @@ rule train:
         gpu=train_resource("gpu"),
         slurm_partition=train_partition,
     params:
+        paper="{paper}",
+        experiment="{experiment}",
+        seeds=seed_of,
         hyperparameters=train_hyperparameters,
         preset=config["preset"],
         device=config["device"],
         code=code_digest("train"),
     script:
         "../../scripts/train.py"
+
+
+# `train_jobs: per_experiment` (quick, smoke): one job per experiment trains all its seeds
+# in one process (runs of seconds, where importing torch costs as much as training).
+# The same run folders as `train`, which Snakemake does not use for them: it prefers a
+# rule without wildcards. A failed seed reruns the experiment's seeds.
+for _paper, _name in grouped_experiments():
+
+    rule:
+        name:
+            layout.train_rule(_paper, _name)
+        input:
+            **run_inputs(_paper, _name, EXPERIMENTS[_paper][_name]["seeds"]),
+        output:
+            metrics=run_files(_paper, _name, layout.RUN_METRICS),
+            record=run_files(_paper, _name, layout.RUN_RECORD),
+            artifacts=run_files(_paper, _name, layout.RUN_ARTIFACTS),
+        log:
+            layout.GROUP_TRAIN_LOG.format(paper=_paper, experiment=_name),
+        benchmark:
+            f"results/benchmarks/train/{_paper}/{_name}/seeds.tsv"
+        conda:
+            "../../envs/train.yaml"
+        threads: EXPERIMENTS[_paper][_name]["resources"]["threads"]
+        resources:
+            mem_mb=train_resource("mem_mb", True, _paper, _name),
+            runtime=train_resource("runtime", True, _paper, _name),
+            gpu=EXPERIMENTS[_paper][_name]["resources"]["gpu"],
+            slurm_partition=experiment_partition(_paper, _name),
+        params:
+            paper=_paper,
+            experiment=_name,
+            seeds=EXPERIMENTS[_paper][_name]["seeds"],
+            hyperparameters=hyperparameters(EXPERIMENTS[_paper][_name]),
+            preset=config["preset"],
+            device=config["device"],
+            code=code_digest("train", _paper),
+        script:
+            "../../scripts/train.py"
 
 
 rule aggregate:
