@@ -4,7 +4,7 @@
 stand-ins of tests/standins.py replace the datasets the offline mirror lacks, reached
 through `datasets_file` and `data_mirror` like real data. The fast test checks that the
 overlay changes no structural choice of the paper preset; the slow one runs `all` when
-REPRO_TEST_PAPER_TINY=1 (about 20 CPU-minutes; not yet in CI, see docs/testing.md).
+REPRO_TEST_PAPER_TINY=1 (about 20 CPU-minutes; `.ci/run` sets it; docs/testing.md).
 """
 
 from __future__ import annotations
