@@ -5,7 +5,8 @@
 
 Settings: the quick preset's small CNN on 28x28x1 inputs (batch 128) and ResNet18 on
 random 32x32x3 inputs (batch 32), all members in one stacked network, one full step
-(forward, input gradients with create_graph for FoRDE, backward, Nesterov SGD).
+(forward, input gradients with create_graph for FoRDE, backward, Nesterov SGD), each
+method in the memory layout it trains in (`repro.forde.step.training_layout`).
 DE and FoRDE steps alternate in one process and the ratio is the median of the
 per-pair ratios (wall and CPU time), so a load change hits both alike; the machine's
 load is printed. The original JAX code's times (issue 15) are printed as a reference
