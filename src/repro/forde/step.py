@@ -89,7 +89,7 @@ def train_step(
 def training_layout(model, repulsion: bool):
     """`model` in the memory layout its training steps are fastest in on the CPU:
     channels-last for a FoRDE step of a model that says so (`channels_last_forde`: the
-    ResNets, whose explicit double backward (`repro.models.input_gradient`) runs ~5-10 %
+    ResNets, whose explicit double backward (`repro.models.input_gradient`) runs ~4-6 %
     faster in it), NCHW otherwise (a ResNet18 deep-ensemble step is as fast or slower in
     channels-last). Converts in place; call it before building the optimizer."""
     device = next(model.parameters()).device
