@@ -33,29 +33,29 @@ PyTorch's own double backward.
 from __future__ import annotations
 
 import contextlib
-import threading
 
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-_STATE = threading.local()
+# Process-wide, not thread-local: on CUDA the autograd engine runs the backward
+# functions on its own device threads.
+_DEPTH = [0]
 
 
 @contextlib.contextmanager
 def input_gradient_pass():
     """Layers built in this block use the explicit functions; backward calls made in
     it compute input gradients only."""
-    previous = getattr(_STATE, "active", False)
-    _STATE.active = True
+    _DEPTH[0] += 1
     try:
         yield
     finally:
-        _STATE.active = previous
+        _DEPTH[0] -= 1
 
 
 def active() -> bool:
-    return getattr(_STATE, "active", False)
+    return _DEPTH[0] > 0
 
 
 def _second_order_outside_the_pass():
@@ -87,9 +87,8 @@ class _Conv(torch.autograd.Function):
             if torch.is_grad_enabled():
                 gx = _ConvInputGrad.apply(gy, w, x, stride, padding, groups)
             else:
-                gx = _conv_backward(gy, x, w, None, stride, padding, groups, [True, False, False])[
-                    0
-                ]
+                mask = [True, False, False]
+                gx, _, _ = _conv_backward(gy, x, w, None, stride, padding, groups, mask)
             return gx, None, None, None, None, None
         if torch.is_grad_enabled():
             _second_order_outside_the_pass()
