@@ -5,7 +5,8 @@
 
 Settings: the quick preset's small CNN on 28x28x1 inputs (batch 128) and ResNet18 on
 random 32x32x3 inputs (batch 32), all members in one stacked network, one full step
-(forward, input gradients with create_graph for FoRDE, backward, Nesterov SGD).
+(forward, input gradients with create_graph for FoRDE, backward, Nesterov SGD), each
+method in the memory layout it trains in (`repro.forde.step.training_layout`).
 DE and FoRDE steps alternate in one process and the ratio is the median of the
 per-pair ratios (wall and CPU time), so a load change hits both alike; the machine's
 load is printed. The original JAX code's times (issue 15) are printed as a reference
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import torch  # noqa: E402
 
-from repro.forde.step import Repulsion, make_optimizer, train_step  # noqa: E402
+from repro.forde.step import Repulsion, make_optimizer, train_step, training_layout  # noqa: E402
 from repro.forde.train import build_model  # noqa: E402
 
 SETTINGS = {  # model: (channels, size, classes, batch)
@@ -40,6 +41,7 @@ def make_step(model_name, members, method, device):
     torch.manual_seed(0)
     model = build_model(model_name, members, channels, classes, size).to(device)
     torch.nn.init.normal_(model.head.weight, std=0.01)  # a trained-like head: g != 0
+    model = training_layout(model, method != "de")  # as repro.forde.train does
     optimizer = make_optimizer(model, 0.05)
     x = torch.randn(batch, channels, size, size, device=device)
     y = torch.randint(0, classes, (batch,), device=device)

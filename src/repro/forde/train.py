@@ -18,7 +18,13 @@ import torch
 from repro.data import check_manifest, load_images, reader_of
 from repro.forde import corruption, kernel, metrics
 from repro.forde import data as fdata
-from repro.forde.step import Repulsion, forward_with_input_grads, make_optimizer, train_step
+from repro.forde.step import (
+    Repulsion,
+    forward_with_input_grads,
+    make_optimizer,
+    train_step,
+    training_layout,
+)
 from repro.forde.toys import toy_classification, toy_regression
 from repro.training import built_on_cpu, minibatches
 
@@ -176,6 +182,7 @@ def ensemble(run) -> None:
     xte, yte = torch.from_numpy(np.ascontiguousarray(x_test)), torch.from_numpy(y_test)
 
     model = built_on_cpu(build_model, device, p["model"], p["members"], channels, classes, size)
+    model = training_layout(model, p["method"] != "de")
     optimizer = make_optimizer(model, p["lr"], p["momentum"], p["weight_decay"])
     rep = None
     if p["method"] != "de":

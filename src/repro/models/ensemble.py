@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from repro.models import input_gradient
+
 
 def truncated_normal_(tensor: torch.Tensor, fan_in: int) -> torch.Tensor:
     """Haiku's TruncatedNormal(stddev=1/sqrt(fan_in)): cut at +-2 std, not re-scaled."""
@@ -44,7 +46,7 @@ class EnsembleConv2d(nn.Module):
         # Shared input (C channels): a dense conv with the same weights gives every
         # member's output; per-member input (M*C channels): grouped conv.
         groups = 1 if x.shape[1] == self.c_in else self.members
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, groups=groups)
+        return input_gradient.conv2d(x, self.weight, self.bias, self.stride, self.padding, groups)
 
 
 class EnsembleLinear(nn.Module):
@@ -122,6 +124,15 @@ class EnsembleSmallCNN(nn.Module):
         return member_outputs(self.head(x.flatten(1)), self.members)
 
 
+class EnsembleBatchNorm(nn.BatchNorm2d):
+    """nn.BatchNorm2d over the M*C member-major channels (per-member statistics); inside
+    `input_gradient.input_gradient_pass()` in training mode, the explicit-double-backward
+    function of `repro.models.input_gradient` (same forward)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return input_gradient.batch_norm(self, x)
+
+
 def batchnorm(members: int, channels: int) -> nn.BatchNorm2d:
     """Per-member BatchNorm (Haiku: decay 0.9 = momentum 0.1, eps 1e-5, scale 1, offset 0)."""
-    return nn.BatchNorm2d(members * channels, eps=1e-5, momentum=0.1)
+    return EnsembleBatchNorm(members * channels, eps=1e-5, momentum=0.1)

@@ -65,6 +65,7 @@ class PreActBlock(nn.Module):
 class _ResNet(nn.Module):
     block: type
     preact: bool
+    channels_last_forde = True  # `repro.forde.step.training_layout`
 
     def __init__(self, members: int, classes: int, in_channels: int = 3):
         super().__init__()
