@@ -56,10 +56,9 @@ def free_phase(model: EnergyNet, x: torch.Tensor, y: torch.Tensor, steps: int):
 
 
 def stack(states: list[list[torch.Tensor]]) -> list[torch.Tensor]:
-    """Concatenate several batches of states layer by layer (run phases side by side)."""
-    return [torch.cat(layer) for layer in zip(*states, strict=True)]
-
-
-def split(s: list[torch.Tensor], parts: int) -> list[list[torch.Tensor]]:
-    chunks = [t.chunk(parts) for t in s]
-    return [[c[i] for c in chunks] for i in range(parts)]
+    """Concatenate several batches of states layer by layer (run phases side by side); a
+    layer that is the same tensor in every state stays one, shared (see `model.tile`)."""
+    return [
+        layer[0] if all(t is layer[0] for t in layer) else torch.cat(layer)
+        for layer in zip(*states, strict=True)
+    ]

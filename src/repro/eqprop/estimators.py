@@ -16,23 +16,25 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from repro.eqprop.dynamics import free_phase, relax, relax_with_graph, split, stack
+from repro.eqprop.dynamics import free_phase, relax, relax_with_graph, stack
 from repro.eqprop.model import EnergyNet, tile
 
 ESTIMATORS = ("one_sided", "random_sign", "symmetric")
 
 
-def contrast(model, x, y, a, b, denominator, pre=None, ctx=None, shared=0) -> None:
+def contrast(model, x, y, a, b, denominator, pre=None, ctx=None) -> None:
     """p.grad = batch mean of ∂/∂θ [Φ^{β_b}(s_b) - Φ^{β_a}(s_a)] / denominator.
 
     `a`, `b`: (states, β). `pre` (VF default update): the free state used as
     pre-synaptic input in both terms, `a`/`b` then being the post-synaptic states.
     Synapse 1's term <s_1, P(W_1 x)> has the same input and pooling in both: its
     gradient is taken once, in closed form, for the weighted difference of the two s_1
-    (`ctx`: the batch's context, built if not given). `shared`: how many first layers
-    the two states have in common (the nudge has not reached them); the terms of Φ
-    between them cancel and are left out, their synapses get exactly 0."""
+    (`ctx`: the batch's context, built if not given). The first layers the two states
+    share (the same tensor: the ±β phases before the nudge reaches them) are computed
+    once; the terms of Φ between two shared layers cancel and are left out, their
+    synapses get exactly 0 (as in the original's Φ difference)."""
     (sa, beta_a), (sb, beta_b) = a, b
+    shared = next((i for i, (u, v) in enumerate(zip(sa, sb, strict=True)) if u is not v), len(sa))
     n, scale = len(x), 1.0 / (len(x) * denominator)
     full = lambda value: torch.full((n,), float(value), dtype=sa[0].dtype, device=x.device)  # noqa: E731
     betas = torch.cat([full(beta_a), full(beta_b)])
@@ -80,18 +82,16 @@ def ep_update(model: EnergyNet, x, y, estimator: str, beta: float, t1: int, t2: 
             [torch.full((n,), b, dtype=x.dtype, device=x.device) for b in (beta, -beta)]
         )
         # s_free stands for both halves (batch B, see `model.tile`): a layer becomes 2B
-        # once the nudge reaches it, so the layers it has not reached are computed once
+        # once the nudge reaches it; the layers it has not reached are computed once and
+        # are the same tensor in both states
         nudged = relax(model, ctx, s_free, t2, betas)
-        shared = next((i for i, t in enumerate(nudged) if len(t) != n), len(nudged))
-        s_pos, s_neg = split([tile(t, 2 * n) for t in nudged], 2)
-        a, b = (s_pos, beta), (s_neg, -beta)
+        a = ([t if len(t) == n else t[:n] for t in nudged], beta)
+        b = ([t if len(t) == n else t[n:] for t in nudged], -beta)
     else:
         if estimator == "random_sign":  # numpy's global RNG, seeded and checkpointed by the run
             beta = beta * (2 * np.random.randint(2) - 1)
-        a, b, shared = (s_free, 0.0), (relax(model, ctx, s_free, t2, beta), beta), 0
-    contrast(
-        model, x, y, a, b, a[1] - b[1], pre=s_free if vf_mixed else None, ctx=ctx, shared=shared
-    )
+        a, b = (s_free, 0.0), (relax(model, ctx, s_free, t2, beta), beta)
+    contrast(model, x, y, a, b, a[1] - b[1], pre=s_free if vf_mixed else None, ctx=ctx)
     if model.vf and model.same_update:
         _share_vf_update(model)
     return s_free, residual, beta

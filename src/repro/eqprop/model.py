@@ -363,20 +363,24 @@ class EnergyNet(nn.Module):
         between layers both states share (they cancel)."""
         layers = self._masked([self._input(x), *s])
         posts = [layers[0], *(self._masked([self._input(x), *post])[1:] if post else layers[1:])]
+
+        def dot(a, b):  # per-sample <a, b> at the batch of x (a layer may be shared: `tile`)
+            m = max(len(a), len(b))
+            return tile((tile(a, m) * tile(b, m)).flatten(1).sum(1), len(x))
+
         terms = []
         for k in range(self.n_layers):
             if k < skip:
                 terms.append(torch.zeros(len(x), dtype=layers[1].dtype, device=x.device))
                 continue
-            out = self._pooled_forward(self.synapses[k], k, layers[k])
-            terms.append((out * posts[k + 1]).flatten(1).sum(1))
+            terms.append(dot(self._pooled_forward(self.synapses[k], k, layers[k]), posts[k + 1]))
         for n, b in enumerate(self.backward_synapses, start=1):  # <s_{n+1}, P(B_n s_n)>
-            if n < skip:
-                continue
-            out = self._pooled_forward(b, n, posts[n])
-            terms[n - 1] = terms[n - 1] + (out * layers[n + 1]).flatten(1).sum(1)
+            if n >= skip:
+                terms[n - 1] = terms[n - 1] + dot(
+                    self._pooled_forward(b, n, posts[n]), layers[n + 1]
+                )
         if nonzero(beta):
-            ell = self._loss(posts[1:], y)
+            ell = self._loss([tile(posts[-1], len(x))], y)
             scale = beta.to(ell.dtype) if isinstance(beta, torch.Tensor) else beta
             terms[-1] = terms[-1] - scale * ell
         return terms
