@@ -49,15 +49,16 @@ def contrast(model, x, y, a, b, denominator, pre=None, ctx=None) -> None:
             phi = model.phi(x2, y2, stack([pre, pre]), betas, post=post, skip=max(shared, 1))
         if phi.requires_grad:  # (not for a one-layer MSE net: Φ is then synapse 1's term)
             (phi * weights).sum().backward()
-    for syn in [*model.synapses[1:shared], *model.backward_synapses[: max(shared - 1, 0)]]:
+    for syn in [*model.synapses[:shared], *model.backward_synapses[: max(shared - 1, 0)]]:
         for p in syn.parameters():
             p.grad = torch.zeros_like(p)
-    with torch.no_grad():
-        ctx = ctx if ctx is not None else model.context(x, y)
-        first = (sb[0] - sa[0]) * scale
-        if model.masks is not None:
-            first = first * model._mask(1, first)
-        model.add_first_synapse_grad(ctx, first)
+    if shared == 0:
+        with torch.no_grad():
+            ctx = ctx if ctx is not None else model.context(x, y)
+            first = (sb[0] - sa[0]) * scale
+            if model.masks is not None:
+                first = first * model._mask(1, first)
+            model.add_first_synapse_grad(ctx, first)
 
 
 def _share_vf_update(model: EnergyNet) -> None:
