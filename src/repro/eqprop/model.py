@@ -417,9 +417,8 @@ class EnergyNet(nn.Module):
             d = self.drive(ctx, self._masked([ctx.x, *s])[1:], beta, lowest, _masked=True)
             return [u if u is None else u * self._drive_factor(n, u) for n, u in enumerate(d, 1)]
         d = [ctx.drive0 if lowest == 0 else None, *[None] * (self.n_layers - 1)]
-        for k in range(
-            max(lowest, 1), self.n_layers
-        ):  # synapse k: layer k -> k + 1 (s[k-1] -> s[k])
+        # synapse k: layer k -> layer k + 1 (s[k-1] -> s[k])
+        for k in range(max(lowest, 1), self.n_layers):
             syn = self.synapses[k]
             out, info = self._forward(syn, k, s[k - 1], ctx.kernels.get(k))
             d[k] = out
@@ -432,7 +431,8 @@ class EnergyNet(nn.Module):
             else:
                 weight, module = ctx.kernels.get(k, syn.weight), syn
             n = max(len(s[k - 1]), len(s[k]))  # feedback routed per sample of both
-            info = info and (None if info[0] is None else tile(info[0], n), info[1])
+            if info is not None and info[0] is not None:  # max-pool arg-max
+                info = (tile(info[0], n), info[1])
             fb = self._transpose(weight, k, tile(s[k], n), info, (n, *s[k - 1].shape[1:]), module)
             d[k - 1] = _add(d[k - 1], fb, inplace and k > 1)
         if nonzero(beta):
