@@ -14,8 +14,8 @@ import torch
 from repro.data import load_images
 from repro.eqprop import dynamics, estimators, gdu, reference
 from repro.eqprop.dynamics import free_phase, relax
-from repro.eqprop.model import EnergyNet
-from repro.eqprop.nets import MNIST_CNN
+from repro.eqprop.model import EnergyNet, tile
+from repro.eqprop.nets import CIFAR10_CNN, MNIST_CNN
 from repro.eqprop.train import augment, make_optimizer
 
 SMALL_CNN = MNIST_CNN
@@ -103,26 +103,33 @@ def test_steps_follow_the_original_dynamics(name):
 
 
 @pytest.mark.parametrize("name", [*NETS, "dropout"])
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_the_first_step_from_zero_is_a_plain_step(name, dtype):
-    """`step_from_zero` (no convolutions) is bit for bit the update of s = 0, and the
-    free phase that starts with it ends where plain steps from s = 0 end."""
+def test_shared_states_give_the_full_batch_updates(name):
+    """States kept at batch 1 (shared by every sample, the free phase from s = 0) or B
+    (shared by the +β and -β halves of a 2B nudged batch) update as the same states
+    repeated to the full batch: the free phase ends where full-batch steps from s = 0
+    end, the side-by-side nudged phases where two separate ones end."""
     if name == "dropout":
         torch.manual_seed(3)
-        model = EnergyNet(**{**SMALL_CNN, "loss": "ce"}, dropouts=[0.8, 0.9, 0.7]).to(dtype)
-        x, y = torch.rand(6, 1, 28, 28, dtype=dtype), torch.randint(0, 10, (6,))
+        model = EnergyNet(**{**SMALL_CNN, "loss": "ce"}, dropouts=[0.8, 0.9, 0.7]).double()
+        x, y = torch.rand(6, 1, 28, 28, dtype=torch.float64), torch.randint(0, 10, (6,))
         model.draw_masks(x)
     else:
-        model, x, y, _ = _net(name, dtype=dtype)
+        model, x, y, _ = _net(name)
     ctx = model.context(x, y)
-    zeros = model.init_neurons(len(x), dtype=dtype)
     with torch.no_grad():
-        plain = model.step(ctx, zeros)
-        assert all(torch.equal(a, b) for a, b in zip(model.step_from_zero(ctx), plain, strict=True))
-        for _ in range(5):
+        plain = model.init_neurons(len(x), dtype=x.dtype)
+        for _ in range(6):
             plain = model.step(ctx, plain)
-    _, ours, _ = free_phase(model, x, y, 6)
-    assert all(torch.equal(a, b) for a, b in zip(ours, plain, strict=True))
+        _, ours, _ = free_phase(model, x, y, 6)
+        assert all(t.shape == p.shape for t, p in zip(ours, plain, strict=True))
+        assert _max_diff(ours, plain) < 1e-13
+        betas = torch.tensor([0.5] * len(x) + [-0.5] * len(x), dtype=x.dtype)
+        side_by_side = [tile(t, 2 * len(x)) for t in relax(model, ctx, ours, 4, betas)]
+        separate = [
+            torch.cat(h)
+            for h in zip(*(relax(model, ctx, ours, 4, b) for b in (0.5, -0.5)), strict=True)
+        ]
+        assert _max_diff(side_by_side, separate) < 1e-13
 
 
 def test_stopping_at_an_exact_fixed_point_changes_nothing(monkeypatch):
@@ -229,6 +236,35 @@ def test_bptt_with_t2_shorter_than_the_depth_equals_the_original_implementation(
     reached = [n for n, g in theirs.items() if g is not None]
     assert reached
     _assert_same_grads({n: ours[n] for n in reached}, {n: theirs[n] for n in reached}, 1e-10)
+
+
+@pytest.mark.parametrize("t2", [1, 2, 3, 6])
+@pytest.mark.parametrize("estimator", ["symmetric", "one_sided", "bptt"])
+def test_the_paper_shaped_cnn_equals_the_original_implementation(estimator, t2):
+    """The paper's CIFAR-10 shape (4 conv layers + fc: 5 neuron layers), narrow, with T2
+    shorter and longer than its depth: the ±β halves share the layers the nudge has not
+    reached, BPTT updates only the layers that reach the output; p.grad as the original's
+    way (exactly 0 or None where the nudge or the loss does not reach), in float64."""
+    torch.manual_seed(0)
+    model = EnergyNet(**{**CIFAR10_CNN, "channels": (4, 6, 8, 8)}).double()
+    twin = copy.deepcopy(model)
+    x, y = torch.rand(4, 3, 32, 32, dtype=torch.float64), torch.randint(0, 10, (4,))
+    if estimator == "bptt":
+        estimators.bptt_update(model, x, y, 8, t2)
+        reference.bptt_update(twin, x, y, 8, t2)
+    else:
+        estimators.ep_update(model, x, y, estimator, 0.5, 8, t2)
+        reference.ep_update(twin, x, y, estimator, 0.5, 8, t2)
+    pairs = [
+        (n, p.grad, q.grad)
+        for (n, p), q in zip(model.named_parameters(), twin.parameters(), strict=True)
+    ]
+    scale = max(float(g.abs().max()) for _, _, g in pairs if g is not None)
+    for name, ours, theirs in pairs:
+        if theirs is None:
+            assert ours is None, name
+        else:
+            assert float((ours - theirs).abs().max()) <= 1e-10 * scale, name
 
 
 @pytest.mark.parametrize("name", ["vfcnn_mse", "vfcnn_ce"])

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from repro.eqprop.dynamics import free_phase, relax, relax_with_graph, split, stack
-from repro.eqprop.model import EnergyNet
+from repro.eqprop.dynamics import free_phase, relax, relax_with_graph, stack
+from repro.eqprop.model import EnergyNet, tile
 
 ESTIMATORS = ("one_sided", "random_sign", "symmetric")
 
@@ -29,8 +29,12 @@ def contrast(model, x, y, a, b, denominator, pre=None, ctx=None) -> None:
     pre-synaptic input in both terms, `a`/`b` then being the post-synaptic states.
     Synapse 1's term <s_1, P(W_1 x)> has the same input and pooling in both: its
     gradient is taken once, in closed form, for the weighted difference of the two s_1
-    (`ctx`: the batch's context, built if not given)."""
+    (`ctx`: the batch's context, built if not given). The first layers the two states
+    share (the same tensor: the ±β phases before the nudge reaches them) are computed
+    once; the terms of Φ between two shared layers cancel and are left out, their
+    synapses get exactly 0 (as in the original's Φ difference)."""
     (sa, beta_a), (sb, beta_b) = a, b
+    shared = next((i for i, (u, v) in enumerate(zip(sa, sb, strict=True)) if u is not v), len(sa))
     n, scale = len(x), 1.0 / (len(x) * denominator)
     full = lambda value: torch.full((n,), float(value), dtype=sa[0].dtype, device=x.device)  # noqa: E731
     betas = torch.cat([full(beta_a), full(beta_b)])
@@ -39,17 +43,22 @@ def contrast(model, x, y, a, b, denominator, pre=None, ctx=None) -> None:
     model.zero_grad(set_to_none=True)
     with torch.enable_grad():
         if pre is None:
-            phi = model.phi(x2, y2, stack([sa, sb]), betas, first=False)
+            phi = model.phi(x2, y2, stack([sa, sb]), betas, skip=max(shared, 1))
         else:
-            phi = model.phi(x2, y2, stack([pre, pre]), betas, post=stack([sa, sb]), first=False)
+            post = stack([sa, sb])
+            phi = model.phi(x2, y2, stack([pre, pre]), betas, post=post, skip=max(shared, 1))
         if phi.requires_grad:  # (not for a one-layer MSE net: Φ is then synapse 1's term)
             (phi * weights).sum().backward()
-    with torch.no_grad():
-        ctx = ctx if ctx is not None else model.context(x, y)
-        first = (sb[0] - sa[0]) * scale
-        if model.masks is not None:
-            first = first * model._mask(1, first)
-        model.add_first_synapse_grad(ctx, first)
+    for syn in [*model.synapses[:shared], *model.backward_synapses[: max(shared - 1, 0)]]:
+        for p in syn.parameters():
+            p.grad = torch.zeros_like(p)
+    if shared == 0:
+        with torch.no_grad():
+            ctx = ctx if ctx is not None else model.context(x, y)
+            first = (sb[0] - sa[0]) * scale
+            if model.masks is not None:
+                first = first * model._mask(1, first)
+            model.add_first_synapse_grad(ctx, first)
 
 
 def _share_vf_update(model: EnergyNet) -> None:
@@ -73,8 +82,12 @@ def ep_update(model: EnergyNet, x, y, estimator: str, beta: float, t1: int, t2: 
         betas = torch.cat(
             [torch.full((n,), b, dtype=x.dtype, device=x.device) for b in (beta, -beta)]
         )
-        s_pos, s_neg = split(relax(model, ctx.repeat(2), stack([s_free, s_free]), t2, betas), 2)
-        a, b = (s_pos, beta), (s_neg, -beta)
+        # s_free stands for both halves (batch B, see `model.tile`): a layer becomes 2B
+        # once the nudge reaches it; the layers it has not reached are computed once and
+        # are the same tensor in both states
+        nudged = relax(model, ctx, s_free, t2, betas)
+        a = ([t if len(t) == n else t[:n] for t in nudged], beta)
+        b = ([t if len(t) == n else t[n:] for t in nudged], -beta)
     else:
         if estimator == "random_sign":  # numpy's global RNG, seeded and checkpointed by the run
             beta = beta * (2 * np.random.randint(2) - 1)
@@ -87,19 +100,21 @@ def ep_update(model: EnergyNet, x, y, estimator: str, beta: float, t1: int, t2: 
 
 def bptt_update(model: EnergyNet, x, y, t1: int, t2: int):
     """Truncated BPTT: T1 - T2 steps without a graph, the last T2 with one; the loss
-    (batch mean) at the final state, backpropagated into p.grad. Returns the final state."""
+    (batch mean) at the final state, backpropagated into p.grad. Returns (final state,
+    loss); with T2 shorter than the depth only the layers that reach the output layer are
+    updated in the last steps (the others keep the last state the output depends on:
+    the loss, the gradient and the predictions read the output layer only)."""
     if t2 > t1:
         raise ValueError(f"BPTT needs T2 <= T1 (got T1={t1}, T2={t2})")
     model.zero_grad(set_to_none=True)
     with torch.no_grad():
         ctx = model.context(x, y)
-        s = model.init_neurons(len(x), x.device, x.dtype)
-        if t1 > t2:
-            s = relax(model, ctx, model.step_from_zero(ctx), t1 - t2 - 1)
+        s = relax(model, ctx, model.init_neurons(1, x.device, x.dtype), t1 - t2)  # see free_phase
+        s = [tile(t, len(x)) for t in s]
     ctx.drive0.requires_grad_()  # synapse 1 enters only through it: its gradient below
     with torch.enable_grad():
         ctx.kernels = model.kernels()
-        s = relax_with_graph(model, ctx, s, t2)
+        s = relax_with_graph(model, ctx, s, t2, to_output=True)
         loss = model.loss_terms(s, y).mean()
         loss.backward()
     # With T2 shorter than the depth the loss does not reach layer 1: synapse 1 then gets

@@ -73,17 +73,26 @@ class Context:
     x_in: torch.Tensor | None = None  # synapse 0's input (masked under dropout)
     pool0: tuple | None = None  # synapse 0's pooling (indices, pre-pool shape), conv nets
 
-    def repeat(self, times: int) -> Context:
-        """The same batch stacked `times` over (to run several nudged phases at once)."""
-        rep = lambda t: channels_last(t.repeat(times, *([1] * (t.dim() - 1))))  # noqa: E731
-        return Context(rep(self.x), rep(self.y), rep(self.onehot), rep(self.drive0), self.kernels)
-
 
 def channels_last(t: torch.Tensor) -> torch.Tensor:
     """Conv-layer tensors live in channels-last layout: on CPU, max-pooling with indices
     is ~10x and the convolutions ~1.5x faster than in NCHW (same values, same arg-max
     tie-breaking). A no-op for tensors already in that layout and for non-4-D ones."""
     return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
+
+
+def tile(t: torch.Tensor, n: int) -> torch.Tensor:
+    """A state of batch b (b divides n) repeated to batch n: sample i of the result is
+    sample i mod b. States are kept at the smallest batch that holds their distinct
+    values: batch 1 while every sample shares them (the first free steps from s = 0),
+    batch B while the +β and -β halves of a 2B nudged batch share them."""
+    return t if len(t) == n else channels_last(t.repeat(n // len(t), *([1] * (t.dim() - 1))))
+
+
+def _add(a: torch.Tensor, b: torch.Tensor, inplace: bool) -> torch.Tensor:
+    """a + b at the larger of their batches (see `tile`), in a's storage if allowed."""
+    n = max(len(a), len(b))
+    return a.add_(tile(b, n)) if inplace and len(a) == n else tile(a, n) + tile(b, n)
 
 
 def per_sample(beta, like: torch.Tensor):
@@ -236,7 +245,7 @@ class EnergyNet(nn.Module):
     def _mask(self, n: int, t: torch.Tensor) -> torch.Tensor:
         """Mask of layer n (0 = input), stacked to t's batch (phases run side by side)."""
         m = self.masks[n]
-        return m if len(m) == len(t) else m.repeat(len(t) // len(m), *([1] * (m.dim() - 1)))
+        return m if len(m) >= len(t) else m.repeat(len(t) // len(m), *([1] * (m.dim() - 1)))
 
     def _masked(self, layers: list[torch.Tensor]) -> list[torch.Tensor]:
         if self.masks is None:
@@ -342,35 +351,43 @@ class EnergyNet(nn.Module):
             s = [*s[:-1], s[-1] * self._mask(self.n_layers, s[-1])]
         return self.logits(s).argmax(1)
 
-    def layer_phis(self, x, y, s, beta=0.0, post=None, first=True) -> list[torch.Tensor]:
+    def layer_phis(self, x, y, s, beta=0.0, post=None, skip=0) -> list[torch.Tensor]:
         """Per-sample terms of Φ^β by layer: Φ_n = <s_n, P(W_n s_{n-1})> (+ <s_{n+1},
         P(B_n s_n)> in a VF net) and - βℓ in the last. Their sum is Φ^β (spec §1.2); for a
         VF net, Φ_n is layer n's own function (§1.7).
 
         `post` (VF update only): the states paired with W_n's output, B_n's input and ℓ,
-        while `s` is used everywhere else (the original's `neurons_2`). `first=False`
-        leaves out synapse 1's term <s_1, P(W_1 x)> (`add_first_synapse_grad`)."""
+        while `s` is used everywhere else (the original's `neurons_2`). `skip` leaves out
+        the terms of the first `skip` synapses (and their B_n): synapse 1's term <s_1,
+        P(W_1 x)> (`add_first_synapse_grad`) and, in a contrast of two states, the terms
+        between layers both states share (they cancel)."""
         layers = self._masked([self._input(x), *s])
         posts = [layers[0], *(self._masked([self._input(x), *post])[1:] if post else layers[1:])]
+
+        def dot(a, b):  # per-sample <a, b> at the batch of x (a layer may be shared: `tile`)
+            m = max(len(a), len(b))
+            return tile((tile(a, m) * tile(b, m)).flatten(1).sum(1), len(x))
+
         terms = []
         for k in range(self.n_layers):
-            if k == 0 and not first:
+            if k < skip:
                 terms.append(torch.zeros(len(x), dtype=layers[1].dtype, device=x.device))
                 continue
-            out = self._pooled_forward(self.synapses[k], k, layers[k])
-            terms.append((out * posts[k + 1]).flatten(1).sum(1))
+            terms.append(dot(self._pooled_forward(self.synapses[k], k, layers[k]), posts[k + 1]))
         for n, b in enumerate(self.backward_synapses, start=1):  # <s_{n+1}, P(B_n s_n)>
-            out = self._pooled_forward(b, n, posts[n])
-            terms[n - 1] = terms[n - 1] + (out * layers[n + 1]).flatten(1).sum(1)
+            if n >= skip:
+                terms[n - 1] = terms[n - 1] + dot(
+                    self._pooled_forward(b, n, posts[n]), layers[n + 1]
+                )
         if nonzero(beta):
-            ell = self._loss(posts[1:], y)
+            ell = self._loss([tile(posts[-1], len(x))], y)
             scale = beta.to(ell.dtype) if isinstance(beta, torch.Tensor) else beta
             terms[-1] = terms[-1] - scale * ell
         return terms
 
-    def phi(self, x, y, s, beta=0.0, post=None, first=True) -> torch.Tensor:
+    def phi(self, x, y, s, beta=0.0, post=None, skip=0) -> torch.Tensor:
         """Per-sample Φ^β = Φ - βℓ (spec §1.2), or Σ_n Φ_n^β for a VF net (§1.7)."""
-        return sum(self.layer_phis(x, y, s, beta, post, first))
+        return sum(self.layer_phis(x, y, s, beta, post, skip))
 
     # ------------------------------------------------------------------ ∂Φ/∂s (closed form)
     def context(self, x: torch.Tensor, y: torch.Tensor) -> Context:
@@ -390,61 +407,57 @@ class EnergyNet(nn.Module):
             kernels[("B", n)] = channels_last(b.weight)
         return kernels
 
-    def drive(self, ctx: Context, s: list[torch.Tensor], beta=0.0, _masked=False):
-        """∂Φ^β/∂s_n for every layer (∂Φ_n^β/∂s_n for a VF net). Under dropout, the
-        drive of the masked states, each multiplied by its mask and keep probability."""
+    def drive(self, ctx: Context, s: list[torch.Tensor], beta=0.0, lowest=0, _masked=False):
+        """∂Φ^β/∂s_n for every layer n >= `lowest` (0-based; None below), ∂Φ_n^β/∂s_n for
+        a VF net. Under dropout, the drive of the masked states, each multiplied by its
+        mask and keep probability."""
         inplace = not torch.is_grad_enabled()
         s = [channels_last(t) for t in s]
         if self.masks is not None and not _masked:  # masked Φ, times p (branch `dropout`)
-            d = self.drive(ctx, self._masked([ctx.x, *s])[1:], beta, _masked=True)
-            return [u * self._drive_factor(n, u) for n, u in enumerate(d, start=1)]
-        d = [ctx.drive0, *[None] * (self.n_layers - 1)]
-        for k in range(1, self.n_layers):  # synapse k: layer k -> layer k + 1 (s[k-1] -> s[k])
+            d = self.drive(ctx, self._masked([ctx.x, *s])[1:], beta, lowest, _masked=True)
+            return [u if u is None else u * self._drive_factor(n, u) for n, u in enumerate(d, 1)]
+        d = [ctx.drive0 if lowest == 0 else None, *[None] * (self.n_layers - 1)]
+        # synapse k: layer k -> layer k + 1 (s[k-1] -> s[k])
+        for k in range(max(lowest, 1), self.n_layers):
             syn = self.synapses[k]
             out, info = self._forward(syn, k, s[k - 1], ctx.kernels.get(k))
             d[k] = out
+            if k - 1 < lowest:
+                continue
             if self.vf:  # feedback through B_k, routed by the arg-max of P(B_k s_k)
                 b = self.backward_synapses[k - 1]
                 weight, module = ctx.kernels.get(("B", k), b.weight), b
                 info = self._forward(b, k, s[k - 1], weight)[1] if k < self.n_conv else None
             else:
                 weight, module = ctx.kernels.get(k, syn.weight), syn
-            fb = self._transpose(weight, k, s[k], info, s[k - 1].shape, module)
-            d[k - 1] = d[k - 1].add_(fb) if inplace and k > 1 else d[k - 1] + fb
+            n = max(len(s[k - 1]), len(s[k]))  # feedback routed per sample of both
+            if info is not None and info[0] is not None:  # max-pool arg-max
+                info = (tile(info[0], n), info[1])
+            fb = self._transpose(weight, k, tile(s[k], n), info, (n, *s[k - 1].shape[1:]), module)
+            d[k - 1] = _add(d[k - 1], fb, inplace and k > 1)
         if nonzero(beta):
-            last = s[-1]
+            n = max(len(s[-1]), len(ctx.onehot), len(beta) if isinstance(beta, torch.Tensor) else 1)
+            last = tile(s[-1], n)
             if self.softmax:
                 out = self.synapses[-1]
-                err = F.softmax(F.linear(last.flatten(1), out.weight, out.bias), 1) - ctx.onehot
-                grad = (err @ out.weight).view(last.shape)
+                logits = F.linear(last.flatten(1), out.weight, out.bias)
+                grad = ((F.softmax(logits, 1) - tile(ctx.onehot, n)) @ out.weight).view(last.shape)
             else:
-                grad = last - ctx.onehot
-            nudge = per_sample(beta, last) * grad
-            d[-1] = d[-1].sub_(nudge) if inplace and self.n_layers > 1 else d[-1] - nudge
+                grad = last - tile(ctx.onehot, n)
+            d[-1] = _add(d[-1], -per_sample(beta, last) * grad, inplace and self.n_layers > 1)
         return d
 
-    def step(self, ctx: Context, s: list[torch.Tensor], beta=0.0) -> list[torch.Tensor]:
-        """One synchronous update s(t+1) = σ(∂Φ^β/∂s (x, s(t))) of every layer."""
+    def step(self, ctx: Context, s: list[torch.Tensor], beta=0.0, lowest=0) -> list[torch.Tensor]:
+        """One synchronous update s(t+1) = σ(∂Φ^β/∂s (x, s(t))) of every layer n >=
+        `lowest` (0-based); the layers below keep their s(t)."""
         inplace = not torch.is_grad_enabled()
-        d = self.drive(ctx, s, beta)
-        if inplace and self.n_layers == 1:
+        d = self.drive(ctx, s, beta, lowest)
+        if inplace and self.n_layers == 1 and lowest == 0:
             d[0] = d[0].clone()  # never overwrite the cached input drive
-        return [self.activation(u, inplace=inplace) for u in d]
-
-    @torch.no_grad()
-    def step_from_zero(self, ctx: Context) -> list[torch.Tensor]:
-        """`step(ctx, 0)`, the first update of every free phase, without its convolutions:
-        from s = 0 every feedback vanishes and layer k + 1 receives synapse k's (pooled)
-        bias, the same for every sample, so it is computed for one sample and broadcast."""
-        n = len(ctx.drive0)
-        zeros = self.init_neurons(1, ctx.drive0.device, ctx.drive0.dtype)
-        d = [ctx.drive0.clone()]
-        for k in range(1, self.n_layers):
-            out = self._forward(self.synapses[k], k, zeros[k - 1], ctx.kernels.get(k))[0]
-            d.append(channels_last(out.expand(n, *out.shape[1:]).clone()))
-        if self.masks is not None:  # the drive factors of `drive` (mask and keep p)
-            d = [u * self._drive_factor(k, u) for k, u in enumerate(d, start=1)]
-        return [self.activation(u, inplace=True) for u in d]
+        return [
+            t if u is None else self.activation(u, inplace=inplace)
+            for t, u in zip(s, d, strict=True)
+        ]
 
     # ------------------------------------------------------------------ VF diagnostics
     @torch.no_grad()
