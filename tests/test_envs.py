@@ -67,6 +67,8 @@ RULE_ENVS = {
     "paper_scorecard": "plot",
     "scorecard": "plot",
 }
+# the `name:` expressions of rules defined in a loop -> the rule they run like
+ANONYMOUS_RULES = {"layout.train_rule(_paper, _name)": "train"}
 # import name -> distribution name, where they differ
 DISTRIBUTIONS = {"yaml": "pyyaml", "sklearn": "scikit-learn", "PIL": "pillow"}
 STDLIB = set(sys.stdlib_module_names) | {"snakemake"}
@@ -75,9 +77,15 @@ STDLIB = set(sys.stdlib_module_names) | {"snakemake"}
 def test_every_rule_that_runs_code_has_an_env():
     text = "\n".join(p.read_text() for p in (REPO / "workflow/rules").glob("*.smk"))
     rules = re.findall(r"^rule (\w+):\n((?:    .*\n|\n)+)", text, flags=re.M)
-    with_script = {name: body for name, body in rules if "script:" in body}
-    assert set(with_script) == set(RULE_ENVS)
-    for name, body in with_script.items():
+    # rules defined in a loop name themselves: `rule:` + `name: <expression>` (runs.smk)
+    named = re.findall(
+        r"^    rule:\n        name:\n            (.+)\n((?:        .*\n|\n)+)", text, re.M
+    )
+    rules += [(ANONYMOUS_RULES[expression], body) for expression, body in named]
+    with_script = [(name, body) for name, body in rules if "script:" in body]
+    assert {name for name, _ in with_script} == set(RULE_ENVS)
+    assert len(named) == 1
+    for name, body in with_script:
         env = re.search(r'conda:\s*\n\s*"\.\./\.\./envs/(\w+)\.yaml"', body).group(1)
         assert env == RULE_ENVS[name], name
 

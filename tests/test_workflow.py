@@ -321,7 +321,8 @@ def test_code_edits_rerun_exactly_the_jobs_that_use_the_code(tmp_path):
     changed = _sm(repo, work, "--list-changes", "params").stdout.split()
     assert any(f.endswith("curv_sgd/seed0/run.json") for f in changed), changed
     counts = _job_counts(_sm(repo, work, "-n", target).stdout)
-    assert counts == {"train": 3, "aggregate": 3, "figure": 1}, counts
+    trains = {layout.train_rule("optlab", f"curv_{o}"): 1 for o in ("sgd", "sgd_momentum", "adam")}
+    assert counts == {**trains, "aggregate": 3, "figure": 1}, counts
     other = _sm(repo, work, "-n", "results/figures/levelsets/table1.png", check=False)
     assert "curv_sgd" not in other.stdout
 
