@@ -116,6 +116,20 @@ def test_paper_preset_dry_run_on_the_slurm_profile_sends_gpu_runs_to_the_gpu_par
         )
 
 
+def test_paper_preset_cost_trains_nothing(tmp_path):
+    """`snakemake cost` is what a user runs before submitting: it must not first train
+    the run a check starts from (eqprop's GDU check loads a trained net, `init_from`)."""
+    config = load(CONFIG, PAPER)
+    assert any(
+        e.get("init_from") for p in papers(config) for e in resolve_experiments(config, p).values()
+    )
+    counts = _job_counts(snakemake(tmp_path, "-n", "cost", configs=(CONFIG, PAPER)).stdout)
+    assert not [rule for rule in counts if rule.startswith("train")], counts
+    assert counts["cost_measure"] == sum(
+        len(resolve_experiments(config, p)) for p in papers(config)
+    )
+
+
 def test_needs_made_drops_outputs_whose_experiments_the_preset_lacks():
     experiments = {
         "de": {"kind": "ensemble", "method": "de"},

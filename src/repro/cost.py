@@ -134,8 +134,12 @@ def measure(
     budget: dict | None = None,
     log=print,
 ) -> dict:
-    """Time one experiment x seed as `train` would run it; see the module docstring."""
+    """Time one experiment x seed as `train` would run it; see the module docstring.
+    An `init_from` experiment is timed from its untrained network: the cost of its steps
+    does not depend on the weights, and the trained run need not exist yet."""
     budget = {**BUDGET, **(budget or {})}
+    if params.get("init_from"):
+        params = {**params, "init_from": None}
     src = str(Path(__file__).resolve().parents[1])
     with tempfile.TemporaryDirectory(prefix="repro-cost-spec-") as tmp:
         tmp = Path(tmp)

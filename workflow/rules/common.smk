@@ -52,12 +52,12 @@ def run_inputs(paper, name, seeds):
     `dataset` and any other key its kind's schema declares a dataset, e.g. a corrupted
     test set: repro.config.datasets), its PCA (key `pca`) when it sets `pca: true`, and
     with `init_from: <experiment>`, that experiment's artifacts of each of `seeds` (key
-    `init`: the trained network a check starts from).
+    `init`: the trained network a check starts from; none without seeds).
     Datasets are fetched by the download rule (a localrule), never in the train job."""
     experiment = EXPERIMENTS[paper][name]
     names = experiment_datasets(paper, experiment)
     inputs = {d: layout.DATA_MANIFEST.format(dataset=d) for d in names}
-    if experiment.get("init_from"):
+    if experiment.get("init_from") and seeds:
         inputs["init"] = [
             layout.RUN_ARTIFACTS.format(
                 paper=paper, experiment=experiment["init_from"], seed=seed
@@ -70,11 +70,14 @@ def run_inputs(paper, name, seeds):
 
 
 def train_inputs(wildcards):
-    """`run_inputs` of one run (rule train), or of the experiment's first seed
-    (cost_measure, which has no seed wildcard: it times that seed)."""
-    seed = getattr(wildcards, "seed", None)
-    seeds = [int(seed)] if seed is not None else experiment_of(wildcards)["seeds"][:1]
-    return run_inputs(wildcards.paper, wildcards.experiment, seeds)
+    """`run_inputs` of one run (rule train)."""
+    return run_inputs(wildcards.paper, wildcards.experiment, [int(wildcards.seed)])
+
+
+def measure_inputs(wildcards):
+    """`run_inputs` of cost_measure: no trained network, so that costing a check never
+    waits for the training run it starts from (repro.cost times it untrained)."""
+    return run_inputs(wildcards.paper, wildcards.experiment, seeds=[])
 
 
 def seed_of(wildcards):

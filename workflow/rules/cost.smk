@@ -5,7 +5,7 @@
 
 rule cost_measure:
     input:
-        unpack(train_inputs),
+        unpack(measure_inputs),
     output:
         json=layout.COST_MEASURE,
     log:
