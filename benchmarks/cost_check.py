@@ -27,12 +27,12 @@ def compare(cost_dir: Path, run_dir: Path, paper: str) -> pd.DataFrame:
         bench = sorted(
             (run_dir / "results/benchmarks/train" / paper / m["experiment"]).glob("*.tsv")
         )
-        if not bench:
-            continue
-        measured = pd.concat([pd.read_csv(b, sep="\t") for b in bench])
         runs = len(
             list((run_dir / "results" / paper / "runs" / m["experiment"]).glob("*/run.json"))
         )
+        if not bench or not runs:
+            continue
+        measured = pd.concat([pd.read_csv(b, sep="\t") for b in bench])
         rows.append(
             {
                 "experiment": m["experiment"],
