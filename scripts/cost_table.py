@@ -19,6 +19,8 @@ with log_to(snakemake.log[0]):
         experiments,
         list(snakemake.input.manifests),
         snakemake.params.cores,
+        snakemake.params.shared_startup,
     )
     write_csv(snakemake.output.csv, frame)
-    write_text(snakemake.output.md, cost.markdown(frame, totals, snakemake.params.preset))
+    md = cost.markdown(frame, totals, snakemake.params.preset, snakemake.params.shared_startup)
+    write_text(snakemake.output.md, md)

@@ -71,3 +71,29 @@ def test_measure_runs_an_entry_point_in_a_child_and_reports_it():
     assert record["estimated_s"] == pytest.approx(record["timed_s"])
     assert 50 < record["peak_mem_mb"] < 8000  # a Python process with torch
     assert record["timed_cpu_s"] > 0
+    # the start-up (interpreter, torch, the paper's code) is part of the run, not all of it
+    assert 0 < record["startup_s"] < record["timed_s"]
+    assert 0 < record["startup_cpu_s"] < record["timed_cpu_s"]
+
+
+def _measurement(**changes):
+    return {"paper": "p", "experiment": "e", "timed_seed": 0, "status": cost.EXTRAPOLATED,
+            "steps": 100, "steps_timed": 3, "seconds_per_step": 1.0, "estimated_s": 110.0,
+            "estimated_cpu_s": 100.0, "startup_s": 10.0, "startup_cpu_s": 6.0,
+            "peak_mem_mb": 500.0, "gpu_peak_mb": None, "device": "cpu", "load_1min": 1.0,
+            **changes}  # fmt: skip
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_one_job_for_every_seed_pays_the_start_up_once(tmp_path, shared):
+    experiment = {"seeds": [0, 1, 2],
+                  "resources": {"threads": 2, "gpu": 0, "mem_mb": 1000, "runtime": 10}}  # fmt: skip
+    frame, totals = cost.table([_measurement()], {("p", "e"): experiment}, [], 2, shared)
+    seconds = (frame["estimated_h"] * 3600).round(6).tolist()
+    cpu = (frame["estimated_cpu_h"] * 3600).round(6).tolist()
+    assert seconds == ([110.0, 100.0, 100.0] if shared else [110.0] * 3)
+    assert cpu == ([100.0, 94.0, 94.0] if shared else [100.0] * 3)
+    assert totals["CPU-hours (runs without a GPU; hours x threads)"] * 3600 == pytest.approx(
+        2 * sum(seconds)
+    )
+    assert ("first seed only" in cost.markdown(frame, totals, "quick", shared)) == shared

@@ -23,6 +23,7 @@ row per experiment and seed (one seed is timed, the others cost the same), and t
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -101,6 +102,9 @@ def _child(spec_path: str) -> None:
     from repro import runs
 
     spec = json.loads(Path(spec_path).read_text())
+    importlib.import_module(f"repro.{spec['run']['paper']}.train")  # torch and the paper
+    # What a job pays once however many seeds it trains (train_jobs: per_experiment).
+    startup = {"t": time.time() - spec["launched"], "cpu": time.process_time()}
     runs.PROGRESS_HOOKS.append(Timer(spec["launched"], Path(spec["events"]), spec["budget"]))
     status = COMPLETE
     with tempfile.TemporaryDirectory(prefix="repro-cost-") as run_dir:
@@ -113,6 +117,7 @@ def _child(spec_path: str) -> None:
         "t": time.time() - spec["launched"],
         "device": str(runs.pick_device(spec["run"]["device"])),
         "gpu_peak_mb": None,
+        "startup": startup,
     }
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
@@ -222,6 +227,8 @@ def measure(
         "timed_cpu_s": round(cpu, 3),
         "estimated_s": round(estimate, 3),
         "estimated_cpu_s": round(cpu_estimate, 3),
+        "startup_s": round(result.get("startup", {}).get("t", 0.0), 3),
+        "startup_cpu_s": round(result.get("startup", {}).get("cpu", 0.0), 3),
         "peak_mem_mb": round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
         "gpu_peak_mb": result.get("gpu_peak_mb"),
         "load_1min": round(os.getloadavg()[0], 2),
@@ -246,14 +253,21 @@ def table(
     experiments: dict,
     manifests: list[str],
     cores: int,
+    shared_startup: bool = False,
 ) -> tuple[pd.DataFrame, dict]:
     """Per experiment x seed rows and the totals. `experiments`: (paper, name) -> the
-    resolved experiment (seeds, resources)."""
+    resolved experiment (seeds, resources). `shared_startup` (train_jobs:
+    per_experiment): one job trains every seed, so the interpreter, torch and the
+    paper's code are paid by the first seed only; the others' estimates leave them out."""
     rows = []
     for m in measurements:
         experiment = experiments[(m["paper"], m["experiment"])]
         resources = experiment["resources"]
-        for seed in experiment["seeds"]:
+        for k, seed in enumerate(experiment["seeds"]):
+            wall, cpu = m["estimated_s"], m["estimated_cpu_s"]
+            if shared_startup and k > 0:
+                wall -= m.get("startup_s", 0.0)
+                cpu -= m.get("startup_cpu_s", 0.0)
             rows.append(
                 {
                     "paper": m["paper"],
@@ -264,8 +278,8 @@ def table(
                     "steps": m["steps"],
                     "steps_timed": m["steps_timed"],
                     "seconds_per_step": m["seconds_per_step"],
-                    "estimated_h": m["estimated_s"] / 3600,
-                    "estimated_cpu_h": m["estimated_cpu_s"] / 3600,
+                    "estimated_h": wall / 3600,
+                    "estimated_cpu_h": cpu / 3600,
                     "peak_mem_mb": m["peak_mem_mb"],
                     "gpu_peak_mb": m["gpu_peak_mb"],
                     "threads": resources["threads"],
@@ -273,7 +287,7 @@ def table(
                     "requested_mem_mb": resources["mem_mb"],
                     "requested_runtime_min": resources["runtime"],
                     "fits_request": (
-                        m["estimated_s"] / 60 <= resources["runtime"]
+                        wall / 60 <= resources["runtime"]
                         and m["peak_mem_mb"] <= resources["mem_mb"]
                     ),
                 }
@@ -299,13 +313,19 @@ def table(
     return frame, totals
 
 
-def markdown(frame: pd.DataFrame, totals: dict, preset: str) -> str:
+def markdown(frame: pd.DataFrame, totals: dict, preset: str, shared_startup: bool = False) -> str:
+    jobs = (
+        "One job trains every seed of an experiment (`train_jobs: per_experiment`): the "
+        "start-up (interpreter, torch, the paper's code) is charged to the first seed only."
+        if shared_startup
+        else "One job per run (`train_jobs: per_seed`): every run pays its own start-up."
+    )
     lines = [
         f"# Cost of the {preset} preset, estimated on this machine",
         "",
         "One row per training run. Each experiment is timed on one seed (`timed_seed`) for a "
         "few progress steps and extrapolated (`status`; see `repro.cost`). "
-        "`lower bound`: no interval timed before the deadline.",
+        "`lower bound`: no interval timed before the deadline. " + jobs,
         "",
         "| total | value |",
         "| --- | --- |",

@@ -42,6 +42,7 @@ rule cost_table:
         experiments=EXPERIMENTS,
         cores=total_cores,
         preset=config["preset"],
+        shared_startup=config["train_jobs"] == "per_experiment",
     script:
         "../../scripts/cost_table.py"
 
