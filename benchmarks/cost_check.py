@@ -5,8 +5,8 @@
 COST_WORKDIR holds `results/cost/<paper>/<experiment>.json` (from `snakemake cost` or
 `results/tables/cost_<paper>.md`); RUN_WORKDIR holds the real runs' Snakemake
 benchmarks (`results/benchmarks/train/<paper>/<experiment>/seed<k>.tsv`, or `seeds.tsv`
-for a job that trained every seed: `train_jobs: per_experiment`, whose start-up the
-estimate then charges once). Prints, per experiment, the estimate beside the measured
+for a job that trained every seed: `train_jobs: per_experiment`, whose later seeds the
+estimate charges `next_seed_s`). Prints, per experiment, the estimate beside the measured
 time per run (the experiment's training
 jobs' wall and CPU seconds over its runs), and the totals over every run (estimate x
 runs vs the sum of measured jobs).
@@ -16,9 +16,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from repro.logs import resource_lines  # noqa: E402
+
+
+def job_cpu(log_dir: Path) -> float | None:
+    """CPU seconds of an experiment's training jobs from their logs' resource lines
+    (every attempt's). Snakemake's benchmark `cpu_time` only counts what its sampler saw
+    (every 0.5 s for 15 s, then every 30 s), so it misses the end of a long job."""
+    logs = sorted(log_dir.glob("*.log")) if log_dir.exists() else []
+    lines = [m for log in logs for m in resource_lines(log.read_text())]
+    return sum(float(m["cpu"]) for m in lines) if lines else None
 
 
 def compare(cost_dir: Path, run_dir: Path, paper: str) -> pd.DataFrame:
@@ -34,17 +48,22 @@ def compare(cost_dir: Path, run_dir: Path, paper: str) -> pd.DataFrame:
         if not bench or not runs:
             continue
         measured = pd.concat([pd.read_csv(b, sep="\t") for b in bench])
-        # one job for every seed: the start-up is paid once (repro.cost.table)
-        shared = (runs - 1) / runs if bench[0].name == "seeds.tsv" else 0.0
+        cpu = job_cpu(run_dir / "logs/train" / paper / m["experiment"])
+        # one job for every seed: the later seeds cost `next_seed_s` (repro.cost.table)
+        shared = bench[0].name == "seeds.tsv"
+        wall = (m["estimated_s"] + (runs - 1) * m["next_seed_s"]) / runs if shared else None
+        cpu_s = (
+            (m["estimated_cpu_s"] + (runs - 1) * m["next_seed_cpu_s"]) / runs if shared else None
+        )
         rows.append(
             {
                 "experiment": m["experiment"],
                 "status": m["status"],
                 "runs": runs,
-                "estimate_s": m["estimated_s"] - shared * m.get("startup_s", 0.0),
+                "estimate_s": wall or m["estimated_s"],
                 "measured_s": measured["s"].sum() / runs,
-                "estimate_cpu_s": m["estimated_cpu_s"] - shared * m.get("startup_cpu_s", 0.0),
-                "measured_cpu_s": measured["cpu_time"].sum() / runs,
+                "estimate_cpu_s": cpu_s or m["estimated_cpu_s"],
+                "measured_cpu_s": (measured["cpu_time"].sum() if cpu is None else cpu) / runs,
                 "load_at_estimate": m["load_1min"],
             }
         )

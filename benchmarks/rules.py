@@ -25,7 +25,6 @@ import argparse
 import collections
 import csv
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -37,11 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from repro import command  # noqa: E402
-
-LINE = re.compile(
-    r"job resources: cpu_s=(?P<cpu>[\d.]+) startup_cpu_s=(?P<startup>[\d.]+) "
-    r"maxrss_mb=(?P<rss>\d+) modules=(?P<modules>\S*)"
-)
+from repro.logs import resource_lines  # noqa: E402
 
 
 def children_cpu() -> float:
@@ -85,7 +80,7 @@ def read_jobs(workdir: Path) -> dict[str, list[dict]]:
     logs = workdir / "logs"
     for log in sorted(logs.rglob("*.log")):
         key = log.relative_to(logs).with_suffix("").as_posix()
-        matches = [m for line in log.read_text().splitlines() if (m := LINE.search(line))]
+        matches = resource_lines(log.read_text())
         job = {"name": key, "wall": walls.get(key), "cpu": None}
         if matches:  # a resumed job has one line per attempt: the last one holds the total
             m = matches[-1]

@@ -18,6 +18,7 @@ with log_to(snakemake.log[0]) as logger:
         pca=pca,
         threads=snakemake.threads,
         budget=snakemake.params.budget,
+        next_seed=snakemake.params.next_seed,
         log=logger.info,
     )
     write_json(snakemake.output.json, record)

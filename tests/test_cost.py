@@ -62,6 +62,17 @@ def test_progress_hook_stops_a_long_run_and_lets_a_short_phase_finish(tmp_path, 
     assert len((tmp_path / "short.jsonl").read_text().splitlines()) == 15
 
 
+def test_a_tick_reaches_the_cost_hook_without_a_log_line(tmp_path, monkeypatch, caplog):
+    seen = []
+    monkeypatch.setattr(runs, "PROGRESS_HOOKS", [lambda run, step, total: seen.append(step)])
+    run = runs.Run("p", "e", 0, {}, tmp_path)
+    with caplog.at_level("INFO"):
+        run.tick(3, 10)
+        assert not caplog.records
+        run.progress(4, 10)
+    assert seen == [3, 4] and len(caplog.records) == 1
+
+
 def test_measure_runs_an_entry_point_in_a_child_and_reports_it():
     config = validate(yaml.safe_load(Path("config/config.yaml").read_text()))
     params = resolve_experiments(config, "optlab")["curv_adam"]
@@ -74,12 +85,29 @@ def test_measure_runs_an_entry_point_in_a_child_and_reports_it():
     # the start-up (interpreter, torch, the paper's code) is part of the run, not all of it
     assert 0 < record["startup_s"] < record["timed_s"]
     assert 0 < record["startup_cpu_s"] < record["timed_cpu_s"]
+    # without a next seed, a further seed costs the estimate less the start-up
+    assert record["next_seed_cpu_s"] == pytest.approx(
+        record["estimated_cpu_s"] - record["startup_cpu_s"], abs=1e-2
+    )
+
+
+def test_a_short_run_is_timed_again_on_the_next_seed_in_the_same_process():
+    config = validate(yaml.safe_load(Path("config/config.yaml").read_text()))
+    params = resolve_experiments(config, "optlab")["curv_adam"]
+    record = cost.measure(
+        "optlab", "curv_adam", 0, params, device="cpu", next_seed=1, log=lambda _: None
+    )
+    assert record["status"] == cost.COMPLETE
+    # the first run alone is the estimate (not both runs), the second has no start-up
+    assert 0 < record["next_seed_cpu_s"] < record["estimated_cpu_s"] - record["startup_cpu_s"]
+    assert record["estimated_cpu_s"] + record["next_seed_cpu_s"] <= record["timed_cpu_s"] + 0.05
 
 
 def _measurement(**changes):
     return {"paper": "p", "experiment": "e", "timed_seed": 0, "status": cost.EXTRAPOLATED,
             "steps": 100, "steps_timed": 3, "seconds_per_step": 1.0, "estimated_s": 110.0,
             "estimated_cpu_s": 100.0, "startup_s": 10.0, "startup_cpu_s": 6.0,
+            "next_seed_s": 95.0, "next_seed_cpu_s": 90.0,
             "peak_mem_mb": 500.0, "gpu_peak_mb": None, "device": "cpu", "load_1min": 1.0,
             **changes}  # fmt: skip
 
@@ -91,8 +119,8 @@ def test_one_job_for_every_seed_pays_the_start_up_once(tmp_path, shared):
     frame, totals = cost.table([_measurement()], {("p", "e"): experiment}, [], 2, shared)
     seconds = (frame["estimated_h"] * 3600).round(6).tolist()
     cpu = (frame["estimated_cpu_h"] * 3600).round(6).tolist()
-    assert seconds == ([110.0, 100.0, 100.0] if shared else [110.0] * 3)
-    assert cpu == ([100.0, 94.0, 94.0] if shared else [100.0] * 3)
+    assert seconds == ([110.0, 95.0, 95.0] if shared else [110.0] * 3)
+    assert cpu == ([100.0, 90.0, 90.0] if shared else [100.0] * 3)
     assert totals["CPU-hours (runs without a GPU; hours x threads)"] * 3600 == pytest.approx(
         2 * sum(seconds)
     )

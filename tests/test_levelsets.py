@@ -550,3 +550,26 @@ def test_fig7_draws_a_short_walk_with_fewer_components(tmp_path, snapshots, colo
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert ("fewer than 6 components" in texts) == (snapshots < 7)
     assert any(ax.get_label() == "<colorbar>" for ax in fig.axes) == colorbar
+
+
+def test_the_paper_lambda_grid_is_no_divergence(manifests, tmp_path):
+    """At the paper's grid top (lambda 1e6) the penalty alone is ~1e8 at the start: a large
+    regularised loss, not a diverging run (the check reads the data loss)."""
+    from repro import runs
+    from repro.config import load, resolve_experiments
+
+    params = resolve_experiments(load("config/config.yaml", "config/paper.yaml"), "levelsets")
+    params = {**params["L2_IRIS_FF"], "epochs": 3}
+    assert max(params["lambdas"]) >= 1e6
+    record = runs.execute(
+        "levelsets", "L2_IRIS_FF", 0, params, tmp_path, device="cpu",
+        manifests={"iris": manifests("iris")},
+    )  # fmt: skip
+    assert record["status"] == "ok", record.get("status_reason")
+    # a non-finite weight still stops the run
+    bad = {**params, "lambdas": [0.0, float("inf")]}
+    record = runs.execute(
+        "levelsets", "L2_IRIS_FF", 0, bad, tmp_path / "bad", device="cpu",
+        manifests={"iris": manifests("iris")},
+    )  # fmt: skip
+    assert record["status"] == "diverged"

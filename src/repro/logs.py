@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import resource
 import sys
 from pathlib import Path
@@ -57,6 +58,17 @@ def resource_line(startup_cpu: float) -> str:
         f"{RESOURCE_LINE} cpu_s={total:.3f} startup_cpu_s={startup_cpu:.3f} "
         f"maxrss_mb={peak_mb:.0f} modules={','.join(loaded_modules())}"
     )
+
+
+RESOURCE_PATTERN = re.compile(
+    RESOURCE_LINE + r" cpu_s=(?P<cpu>[\d.]+) startup_cpu_s=(?P<startup>[\d.]+) "
+    r"maxrss_mb=(?P<rss>\d+) modules=(?P<modules>\S*)"
+)
+
+
+def resource_lines(text: str) -> list[re.Match]:
+    """The resource lines of a job log (one per attempt: a resumed job has several)."""
+    return [m for line in text.splitlines() if (m := RESOURCE_PATTERN.search(line))]
 
 
 def log_failure(logger: logging.Logger, error: BaseException) -> None:

@@ -36,7 +36,7 @@ from repro import __version__, layout
 from repro.io import atomic_path, write_json
 
 STATUS_OK, STATUS_DIVERGED = "ok", "diverged"
-# Called as hook(run, step, total) after every progress line (`repro.cost` times runs so).
+# Called as hook(run, step, total) after every progress line and tick (`repro.cost` times runs so).
 PROGRESS_HOOKS: list = []
 
 # Divergence (one definition for every paper, `Run.check_finite`): a loss that is
@@ -196,6 +196,11 @@ class Run:
         parts += [f"{k} {v:.4g}" for k, v in values.items()]
         parts.append(f"elapsed {self.elapsed():.1f}s")
         self.log.info(" | ".join(parts))
+        self.tick(step, total)
+
+    def tick(self, step: int, total: int | None = None) -> None:
+        """A step finished, nothing to log: lets a cost measurement (PROGRESS_HOOKS) time
+        loops whose progress lines are far apart (enkf logs every 500 iterations)."""
         for hook in PROGRESS_HOOKS:
             hook(self, step, total)
 

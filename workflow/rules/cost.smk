@@ -20,6 +20,12 @@ rule cost_measure:
     params:
         hyperparameters=train_hyperparameters,
         seed=lambda wildcards: experiment_of(wildcards)["seeds"][0],
+        # one job for every seed: also time a second seed after the first (repro.cost)
+        next_seed=lambda wildcards: (
+            experiment_of(wildcards)["seeds"][1:2] or [None]
+            if config["train_jobs"] == "per_experiment"
+            else [None]
+        )[0],
         preset=config["preset"],
         device=config["device"],
         budget=config.get("cost", {}),

@@ -131,6 +131,8 @@ def enkf(run) -> None:
                 U = _adapt(run, rule, U, s, acc, p["sigma"])
             s["acc"] = acc
             run.save_checkpoint(s["it"], U=U.cpu(), loop=dict(s))
+        else:
+            run.tick(s["it"], n_batches * s["reps"])
         _advance(s)
     run.artifacts["mean_weights"] = U.mean(0).cpu().numpy()
     run.progress(s["it"], None, J=U.shape[0], reps=s["reps"])

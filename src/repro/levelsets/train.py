@@ -320,13 +320,16 @@ def weight_decay(run) -> None:
         optimizer.load_state_dict(saved["optimizer"])
     for epoch in range(start + 1, p["epochs"] + 1):
         totals = torch.zeros(members, device=w.device)
+        data_totals = torch.zeros(members, device=w.device)
         metrics = torch.zeros(members, device=w.device)
         for b in batches(x.shape[1], p["batch_size"]):
             out = net.forward(params, x[:, b], columns)
-            losses = data_loss(out, y[:, b], regression) + lam * penalty(net, params)
+            fit = data_loss(out, y[:, b], regression)
+            losses = fit + lam * penalty(net, params)
             w.grad = flat_grad(losses.sum(), params)
             optimizer.step()
             totals += losses.detach() * out.shape[1]
+            data_totals += fit.detach() * out.shape[1]
             metrics += data_metric(out.detach(), y[:, b], regression) * out.shape[1]
         train_loss, train_metric = totals / x.shape[1], metrics / x.shape[1]
         test = epoch % p["test_every"] == 0 or epoch == p["epochs"]
@@ -344,7 +347,10 @@ def weight_decay(run) -> None:
             run.progress(
                 epoch, p["epochs"], **{f"loss@{v:g}": train_loss[j] for j, v in enumerate(lams)}
             )
-        if not run.check_finite(epoch, float(train_loss.sum())):
+        # The data loss: with the paper's grid (lambda up to 1e6) the penalty alone is ~1e8
+        # at the start, a large loss but no divergence; weights gone non-finite make the
+        # data loss non-finite too.
+        if not run.check_finite(epoch, float(data_totals.sum() / x.shape[1])):
             break
         if epoch % 50 == 0 and epoch < p["epochs"]:
             run.save_checkpoint(epoch, w=w.clone(), optimizer=optimizer.state_dict())
