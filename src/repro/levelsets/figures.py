@@ -76,7 +76,8 @@ def fig2(inputs):
     ax.legend(fontsize=7, loc="lower right")
     ax.tick_params(labelsize=7)
     ax.set_xlabel("predictor step")
-    axes[0].legend(fontsize=6.5, ncol=2, loc="best")
+    # R falls from 0 (the claim): its upper right stays free; 3 columns past 6 runs
+    axes[1].legend(fontsize=6.5, ncol=2 if len(complete) <= 6 else 3, loc="upper right")
     diverged = diverged_seeds(table)
     runs = sorted(table["seed"].unique())
     note = f" ({len(diverged)}/{len(runs)} diverged, excluded)" if diverged else ""
