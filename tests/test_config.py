@@ -147,3 +147,54 @@ def test_non_numeric_string_for_a_number_is_still_named(raw):
     raw["optlab"]["experiments"]["mlp_lr1"]["lr"] = "fast"
     with pytest.raises(cfg.ConfigError, match=r"optlab\.experiments\.mlp_lr1\.lr"):
         cfg.validate(raw)
+
+
+PAPER_CPU = REPO / "config" / "paper-cpu.yaml"
+
+
+def test_only_selects_experiments_by_paper_and_glob(raw):
+    raw["only"] = ["optlab/curv_*", "levelsets"]
+    config = cfg.validate(raw)
+    assert list(cfg.resolve_experiments(config, "optlab")) == [
+        "curv_sgd",
+        "curv_sgd_momentum",
+        "curv_adam",
+    ]
+    every = cfg.resolve_experiments(config, "levelsets", only=False)
+    assert cfg.resolve_experiments(config, "levelsets") == every  # a paper alone: all of it
+    assert cfg.resolve_experiments(config, "enkf") == {}  # not named: nothing
+    assert cfg.resolve_experiments(config, "enkf", only=False)
+
+
+def test_only_pattern_that_matches_nothing_is_named(raw):
+    raw["only"] = ["optlab/curv_*", "enkf/gd_sgd_std9", "optlba"]
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.validate(raw)
+    assert "'enkf/gd_sgd_std9' matches no configured experiment" in str(err.value)
+    assert "'optlba' matches no" in str(err.value)
+    assert "curv_" not in str(err.value)
+
+
+def test_only_keeps_the_run_a_check_starts_from():
+    config = cfg.load(CONFIG, PAPER)
+    config["only"] = ["eqprop/gdu_cnn"]
+    with pytest.raises(
+        cfg.ConfigError, match="eqprop/gdu_cnn starts from eqprop/cnn_mse_symmetric"
+    ):
+        cfg.validate(config)
+    config["only"].append("eqprop/cnn_mse_symmetric")
+    cfg.validate(config)
+
+
+def test_paper_cpu_overlay_selects_cpu_runs_of_the_paper_preset():
+    """config/paper-cpu.yaml: paper-preset settings, only experiments that ask for no GPU."""
+    paper = cfg.load(CONFIG, PAPER)
+    cpu = cfg.load(CONFIG, PAPER, PAPER_CPU)
+    assert cpu["preset"] == "paper"
+    for name in cfg.papers(cpu):
+        every = cfg.resolve_experiments(paper, name)
+        selected = cfg.resolve_experiments(cpu, name)
+        assert selected, name  # every paper keeps something
+        for experiment, params in selected.items():
+            assert params == every[experiment]  # the paper preset's settings, unchanged
+            assert params["resources"]["gpu"] == 0, (name, experiment)

@@ -214,8 +214,10 @@ def test_scorecard_with_one_seed_and_missing_experiments():
         and "n=1" in synthetic.row(rows, "CIFAR-10 test error, symmetric EP")["ours"]
     )
     assert synthetic.row(rows, "CIFAR-10 test error, one-sided")["verdict"] == tables.NOT_RUN
-    assert not [r for r in rows if "approaches BPTT" in r["claim"]]
-    assert etables.scorecard(_inputs())[0]["verdict"] == tables.NOT_RUN  # nothing configured
+    approaches = [r for r in rows if "approaches BPTT" in r["claim"]]  # no BPTT run
+    assert len(approaches) == 3 and {r["verdict"] for r in approaches} == {tables.NOT_RUN}
+    nothing = etables.scorecard(_inputs())  # nothing configured: every claim listed, not run
+    assert len(nothing) >= 8 and {r["verdict"] for r in nothing} == {tables.NOT_RUN}
 
 
 # ---------------------------------------------------------------------------- GDU
@@ -444,3 +446,42 @@ def test_fig_vf_angle_plots_the_mean_angle_per_epoch():
     np.testing.assert_allclose(diff.get_ydata(), [90, 55, 35])
     np.testing.assert_allclose(lines["same update: ∠(B1, W2) (n=1)"].get_ydata(), [90, 89, 88])
     plt.close(fig)
+
+
+def _mlp(estimator, errors):
+    return train(
+        f"mlp_{estimator}", errors, channels=[], fc=[512, 10], loss="mse", estimator=estimator
+    )
+
+
+def test_scorecard_mlp_row_asks_every_estimator_to_train_alike():
+    ok = {"one_sided": (0.165, 0.17), "random_sign": (0.168, 0.16), "symmetric": (0.169, 0.18)}
+    runs = [_mlp(e, {s: [0.5, v] for s, v in enumerate(errors)}) for e, errors in ok.items()]
+    row = synthetic.row(etables.scorecard(_inputs(*runs)), "MNIST MLP")
+    assert row["verdict"] == tables.HOLDS and "one sided 16.5 %, 17.0 %" in row["ours"]
+    far = dict(ok, one_sided=(0.165, 0.25))  # one seed above 20 %
+    runs = [_mlp(e, {s: [0.5, v] for s, v in enumerate(errors)}) for e, errors in far.items()]
+    assert synthetic.row(etables.scorecard(_inputs(*runs)), "MNIST MLP")["verdict"] == (
+        tables.DIFFERS
+    )
+    apart = dict(ok, symmetric=(0.195, 0.199))  # 3 points from the one-sided mean
+    runs = [_mlp(e, {s: [0.5, v] for s, v in enumerate(errors)}) for e, errors in apart.items()]
+    assert synthetic.row(etables.scorecard(_inputs(*runs)), "MNIST MLP")["verdict"] == (
+        tables.DIFFERS
+    )
+
+
+def test_scorecard_never_scores_a_convnet_claim_on_the_mlps():
+    """With only the MLPs (config/paper-cpu.yaml), every ConvNet claim is listed, not run."""
+    runs = [
+        _mlp(e, {0: [0.5, 0.9 if e == "one_sided" else 0.1]})
+        for e in ("one_sided", "random_sign", "symmetric")
+    ]
+    rows = etables.scorecard(_inputs(*runs, preset="paper"))
+    convnet = [
+        r
+        for r in rows
+        if ("ConvNet" in r["claim"] or "CIFAR-10" in r["claim"]) and "MLP" not in r["claim"]
+    ]
+    assert len(convnet) >= 6 and {r["verdict"] for r in convnet} == {tables.NOT_RUN}
+    assert synthetic.row(rows, "MNIST MLP")["verdict"] != tables.NOT_RUN

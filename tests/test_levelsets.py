@@ -509,10 +509,10 @@ def test_scorecard_scores_the_gap_measured_after_each_predictor_step():
     # a run stopped by the corrector cap: every walk row of the experiment says so
     capped = _verdicts(_traversal_inputs(diverged=(1,)))
     walk_rows = [r for r in capped.values() if r["claim"].startswith("IRIS_FF")]
-    assert len(walk_rows) == 5 and {r["verdict"] for r in walk_rows} == {"diverged"}
-    # the four architectures without experiments are listed as not run
-    not_run = [r for r in capped.values() if r["verdict"] == "not run"]
-    assert len(not_run) == 4
+    assert len(walk_rows) == 6 and {r["verdict"] for r in walk_rows[:5]} == {"diverged"}
+    # the four architectures without experiments, and IRIS_FF's baseline, are not run
+    not_run = [r["claim"] for r in capped.values() if r["verdict"] == "not run"]
+    assert len(not_run) == 5 and "IRIS_FF: weight-decay baseline" in not_run
 
 
 def test_fig2_draws_each_run_as_its_change_and_the_landed_gap_on_a_log_axis():

@@ -130,6 +130,22 @@ def test_paper_preset_cost_trains_nothing(tmp_path):
     )
 
 
+def test_paper_cpu_dry_run_trains_the_selected_runs_on_cpus_only(tmp_path):
+    """`--configfile config/config.yaml config/paper.yaml config/paper-cpu.yaml`: the paper
+    preset's CPU experiments, and nothing of the GPU ones (no CIFAR download, no GPU)."""
+    configs = (CONFIG, PAPER, REPO / "config" / "paper-cpu.yaml")
+    config = load(*configs)
+    runs = sum(
+        len(e["seeds"]) for p in papers(config) for e in resolve_experiments(config, p).values()
+    )
+    result = snakemake(tmp_path, "-n", "all", configs=configs)
+    counts = _job_counts(result.stdout)
+    assert counts["train"] == runs and counts["paper_scorecard"] == len(papers(config))
+    assert "gpu=1" not in result.stdout and "dataset=cifar" not in result.stdout
+    assert "results/figures/enkf/fig1.png" not in result.stdout  # it needs the EnKF runs
+    assert "results/figures/enkf/fig5.png" in result.stdout
+
+
 def test_needs_made_drops_outputs_whose_experiments_the_preset_lacks():
     experiments = {
         "de": {"kind": "ensemble", "method": "de"},
@@ -144,6 +160,9 @@ def test_needs_made_drops_outputs_whose_experiments_the_preset_lacks():
     assert sweep.made({**experiments, "t": {"kind": "ensemble", "method": "tuned"}})
     outputs = {"a": registry.Needs(kinds=("toy",)), "b": sweep}
     assert list(registry.made(outputs, experiments)) == ["a"]
+    # an output naming an experiment the `only` key leaves out is not made
+    named = registry.Needs(kinds=("toy",), experiments=("de",))
+    assert named.made(experiments) and not named.made({"toy": experiments["toy"]}, {"de"})
 
 
 def test_misspelt_config_key_stops_before_any_job(tmp_path):
@@ -224,6 +243,47 @@ def test_smoke_preset_builds_every_output(smoke_workflow):
     counts = frame["verdict"].value_counts()
     for verdict, count in counts.items():
         assert f"{verdict}: {count}" in markdown
+
+
+@pytest.mark.slow
+def test_only_builds_the_outputs_of_its_experiments_and_scores_the_rest_not_run(
+    smoke_workflow, tmp_path
+):
+    """The smoke runs seen through config/paper-cpu.yaml's `only` (a copy of the folder):
+    nothing retrains, the outputs of the selected experiments are rebuilt from them, and
+    the scorecard keeps every paper, with the claims of the left-out experiments not run."""
+    import pandas as pd
+
+    workdir = tmp_path / "smoke"
+    shutil.copytree(smoke_workflow, workdir, symlinks=True)
+    configs = (CONFIG, SMOKE, REPO / "config" / "paper-cpu.yaml")
+    result = snakemake(workdir, "all", "--cores", "2", configs=configs)
+    ran = _job_counts(result.stderr + result.stdout)
+    assert not [rule for rule in ran if rule.startswith(("train", "download"))], ran
+    every, only = load(CONFIG, SMOKE), load(*configs)
+    narrowed = [
+        p for p in papers(only) if resolve_experiments(only, p) != resolve_experiments(every, p)
+    ]
+    assert "enkf" in narrowed and "optlab" not in narrowed  # paper-cpu keeps all of optlab
+    assert ran["figure"] >= 1 and ran["paper_scorecard"] == len(narrowed)
+
+    def verdicts(folder):
+        frame = pd.read_csv(folder / layout.SCORECARD.format(ext="csv"), dtype=str)
+        return frame.set_index(["paper", "claim"])["verdict"]
+
+    every, only = verdicts(smoke_workflow), verdicts(workdir)
+    assert only.index.is_unique and set(only.index.get_level_values("paper")) == set(
+        every.index.get_level_values("paper")
+    )  # every paper scored
+    kept = every.index.intersection(only.index)
+    changed = only[kept][only[kept] != every[kept]]
+    assert len(changed) and (changed == "not run").all()  # left out: not run, rest as before
+    assert "enkf" in changed.index.get_level_values("paper")  # EnKF itself is left out
+    # a claim that is no longer its own row went into a new not-run row of its paper
+    added = only[only.index.difference(every.index)]
+    assert (added == "not run").all()
+    dropped = set(every.index.difference(only.index).get_level_values("paper"))
+    assert dropped <= set(added.index.get_level_values("paper")), dropped
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ imports this module at parse time.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import functools
 import re
 from collections.abc import Iterable
@@ -189,9 +190,46 @@ def validate(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
         lines = sorted({_describe(e) for e in _leaves(errors)} | set(names))
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(lines))
     for paper in papers(config):
-        resolved = resolve_experiments(config, paper, schema_dir)
+        resolved = resolve_experiments(config, paper, schema_dir, only=False)
         _check_resolved(validator, paper, resolved, Path(schema_dir))
+    _check_only(config, schema_dir)
     return config
+
+
+def selected(config: dict, paper: str, name: str) -> bool:
+    """Whether experiment `name` of `paper` is one the `only` key selects (every
+    experiment when `only` is null)."""
+    patterns = config.get("only")
+    return patterns is None or any(_only_matches(p, paper, name) for p in patterns)
+
+
+def _only_matches(pattern: str, paper: str, name: str) -> bool:
+    want_paper, _, want_name = pattern.partition("/")
+    return want_paper == paper and fnmatch.fnmatchcase(name, want_name or "*")
+
+
+def _check_only(config: dict, schema_dir: Path) -> None:
+    """Every `only` pattern selects an experiment, and an experiment that starts from
+    another one's trained network (`init_from`) is selected with it."""
+    if config.get("only") is None:
+        return
+    every = {p: resolve_experiments(config, p, schema_dir, only=False) for p in papers(config)}
+    lines = [
+        f"config key 'only': {pattern!r} matches no configured experiment (papers: "
+        f"{', '.join(every)}; write <paper> or <paper>/<experiment glob>)"
+        for pattern in config["only"]
+        if not any(_only_matches(pattern, p, n) for p, names in every.items() for n in names)
+    ]
+    for paper, experiments in every.items():
+        for name, experiment in experiments.items():
+            source = experiment.get("init_from")
+            if source and selected(config, paper, name) and not selected(config, paper, source):
+                lines.append(
+                    f"config key 'only': {paper}/{name} starts from {paper}/{source} "
+                    f"(init_from), which 'only' leaves out: add {paper}/{source}"
+                )
+    if lines:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(lines))
 
 
 def _name_errors(config: dict) -> list[str]:
@@ -350,8 +388,11 @@ def datasets(
     return found
 
 
-def resolve_experiments(config: dict, paper: str, schema_dir: Path = SCHEMA_DIR) -> dict:
-    """Experiments of `paper`, each with `defaults[kind]` merged under it and `seeds` set.
+def resolve_experiments(
+    config: dict, paper: str, schema_dir: Path = SCHEMA_DIR, only: bool = True
+) -> dict:
+    """Experiments of `paper`, each with `defaults[kind]` merged under it and `seeds` set;
+    with `only`, those the config's `only` key selects (all when it is null).
 
     Raises ConfigError naming the experiment and key when a hyperparameter that the
     kind declares is set neither in the experiment nor in the kind's defaults.
@@ -359,6 +400,8 @@ def resolve_experiments(config: dict, paper: str, schema_dir: Path = SCHEMA_DIR)
     block = config[paper]
     resolved = {}
     for name, experiment in block["experiments"].items():
+        if only and not selected(config, paper, name):
+            continue
         kind = experiment["kind"]
         merged = _deep_merge(block.get("defaults", {}).get(kind, {}), experiment)
         merged.setdefault("seeds", list(block["seeds"]))

@@ -50,12 +50,15 @@ class Needs:
             or any(matches(params, pattern) for pattern in self.match)
         ]
 
-    def made(self, experiments: dict) -> bool:
+    def made(self, experiments: dict, left_out=()) -> bool:
         """Whether a preset with these experiments makes the output: it selects at least
-        one experiment and, if `requires` is set, one selected experiment matches it. An
+        one experiment and, if `requires` is set, one selected experiment matches it; an
+        experiment it names must not be one the config's `only` key `left_out`. An
         output a preset does not make is no target of it (no placeholder files); its
         claims are listed as not run by the paper's scorecard. An output that asks for no
         experiment at all (a closed-form surface) is made by every preset."""
+        if not self.optional and any(name in left_out for name in self.experiments):
+            return False
         if not self.kinds and not self.experiments and not self.match:
             return True
         selected = [experiments[name] for name in self.select(experiments)]
@@ -64,9 +67,10 @@ class Needs:
         )
 
 
-def made(outputs: dict[str, Needs], experiments: dict) -> dict[str, Needs]:
-    """The outputs (figures or tables, id -> Needs) a preset with `experiments` makes."""
-    return {name: needs for name, needs in outputs.items() if needs.made(experiments)}
+def made(outputs: dict[str, Needs], experiments: dict, left_out=()) -> dict[str, Needs]:
+    """The outputs (figures or tables, id -> Needs) a preset with `experiments` makes
+    (`left_out`: configured experiments the `only` key does not select)."""
+    return {name: needs for name, needs in outputs.items() if needs.made(experiments, left_out)}
 
 
 def dataset_label(name: str) -> str:

@@ -25,6 +25,8 @@ OTHER_SCALE = "other scale"
 # A row that rests on a run whose run.json says `diverged`: never "holds" or "within".
 DIVERGED = "diverged"
 VERDICTS = (WITHIN, HOLDS, DIFFERS, OTHER_SCALE, DIVERGED, NOT_RUN)
+# Why a claim is not run when its experiments are absent from the run's config.
+NOT_CONFIGURED = "its experiments are not in this config (not configured, or left out by `only`)"
 
 
 def caption(inputs) -> str:
@@ -179,6 +181,10 @@ class Scorecard:
         if verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {verdict!r} (one of {VERDICTS})")
         self.rows.append(score(self.paper, claim, reported, ours, self.preset, verdict, detail))
+
+    def not_run(self, claim: str, reported="-", why: str = "") -> None:
+        """A claim whose experiments this run lacks: listed, never silently dropped."""
+        self.add(claim, reported, "-", NOT_RUN, why or NOT_CONFIGURED)
 
 
 def save_scorecard_rows(rows: list[dict], csv: str) -> None:

@@ -26,6 +26,11 @@ PAPERS = papers(config)
 sources.activate(config["datasets_file"])  # job processes see it too (captions' labels)
 DATASETS = sources.sources()
 EXPERIMENTS = {paper: resolve_experiments(config, paper) for paper in PAPERS}
+# Configured experiments the `only` key leaves out: outputs naming one are not made.
+LEFT_OUT = {
+    paper: set(resolve_experiments(config, paper, only=False)) - set(EXPERIMENTS[paper])
+    for paper in PAPERS
+}
 
 
 wildcard_constraints:
@@ -219,7 +224,9 @@ def figure_files(paper):
     return expand(
         layout.FIGURE,
         paper=paper,
-        figure=list(registry.made(registry.figures(paper), EXPERIMENTS[paper])),
+        figure=list(
+            registry.made(registry.figures(paper), EXPERIMENTS[paper], LEFT_OUT[paper])
+        ),
         ext=layout.FIGURE_EXTS,
     )
 
@@ -228,7 +235,9 @@ def table_files(paper):
     return expand(
         layout.TABLE,
         paper=paper,
-        table=list(registry.made(registry.tables(paper), EXPERIMENTS[paper])),
+        table=list(
+            registry.made(registry.tables(paper), EXPERIMENTS[paper], LEFT_OUT[paper])
+        ),
         ext=layout.TABLE_EXTS,
     )
 

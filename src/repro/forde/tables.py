@@ -397,6 +397,8 @@ def _quick_rows(card: Scorecard, inputs) -> None:
     names = [n for n in ("forde_pca", "forde_identity") if n in inputs.experiments]
     names = [n for n in names if inputs.experiments[n]["dataset"] in SUBSTITUTES]
     low, high = reported.QUICK_GRAD_GAP
+    if not names and inputs.preset in ("smoke", "quick"):
+        card.not_run("quick: FoRDE-PCA and FoRDE-Identity vs DE, paired by seed (spec section 5)")
     for name in names:
         d = paired_differences(inputs, name)
         label = METHOD_LABELS[inputs.experiments[name]["method"]]

@@ -296,10 +296,15 @@ def scorecard(inputs) -> list[dict]:
     configured = _by_architecture(inputs)
     for arch in ARCHITECTURES:
         names = configured.get(arch, {})
-        if "traversal" in names:
-            _walk_rows(inputs, names["traversal"], card)
-        if "weight_decay" in names:
-            _baseline_rows(inputs, arch, names["weight_decay"], card)
         if not names:
             card.add(f"{arch}: level-set walk and baseline", "-", not_run(arch), NOT_RUN)
+            continue
+        if "traversal" in names:
+            _walk_rows(inputs, names["traversal"], card)
+        else:
+            card.not_run(f"{arch}: level-set walk")
+        if "weight_decay" in names:
+            _baseline_rows(inputs, arch, names["weight_decay"], card)
+        else:
+            card.not_run(f"{arch}: weight-decay baseline")
     return card.rows
