@@ -246,7 +246,7 @@ def scorecard(inputs) -> list[dict]:
         )
     scale_claim = (
         "One-sided EP does not scale to the ConvNet (ends near chance) while symmetric EP "
-        "trains" + ("" if on_cifar else " (quick-scale expectation beside the 86 %)"),
+        "trains" + ("" if on_cifar or not convs else " (quick-scale expectation beside the 86 %)"),
         "qualitative (abstract: 86 % vs 11.7 % on CIFAR-10); spec §5 conclusion 2",
     )
     if not (one_sided and sym_mse):

@@ -489,6 +489,7 @@ def _toy_rows(card: Scorecard, inputs) -> None:
     for kind, (split, metric, what, expected) in TOY_CLAIMS.items():
         runs = {p["method"]: n for n, p in inputs.experiments.items() if p["kind"] == kind}
         if "forde_identity" not in runs:
+            card.not_run(f"{what}: FoRDE above DE, weight-RDE and function-RDE", expected)
             continue
         forde = _toy_values(inputs, runs["forde_identity"], split, metric)
         for method, label in (
