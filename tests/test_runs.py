@@ -292,3 +292,27 @@ def test_package_versions_without_importing_them():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("]")[1].split() == ["False", "False"]
     assert "'numpy', 'pandas', 'python', 'repro', 'scipy', 'torch'" in out.stdout
+
+
+FLUSH = """
+import sys, torch
+from repro import runs
+from repro.optlab import train
+def probe(run):  # what the training code computes with a subnormal float
+    print("in run", (torch.tensor([1e-39]) * 1.0).item())
+    sys.exit(0)
+train.KINDS["mnist_mlp"] = probe
+print("before", (torch.tensor([1e-39]) * 1.0).item())
+runs.execute("optlab", "mlp", 0, {"kind": "mnist_mlp"}, sys.argv[1], device="cpu")
+"""
+
+
+def test_runs_flush_subnormal_floats_to_zero(tmp_path):
+    """A saturated sigmoid net's subnormal gradients made a stuck SGD seed ~5x slower."""
+    done = subprocess.run(
+        [sys.executable, "-c", FLUSH, str(tmp_path)], cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    words = done.stdout.split()
+    assert words[0] == "before" and float(words[1]) > 0  # a fresh process keeps them
+    assert words[2:] == ["in", "run", "0.0"], done.stdout

@@ -400,6 +400,10 @@ def execute(
 
     logger = logging.getLogger("repro.run")
     torch.set_num_threads(threads)
+    # Subnormal floats (below 1.2e-38) are flushed to zero on the CPU: the saturated
+    # sigmoids of an SGD seed stuck at its N(0, 1) init (enkf) otherwise make every
+    # backward ~5x slower (docs/architecture.md); no result rests on values that small.
+    torch.set_flush_denormal(True)
     seed_everything(seed)
     run = Run(
         paper=paper,
