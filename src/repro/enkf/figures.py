@@ -242,9 +242,9 @@ def _is_spike(values: np.ndarray, grid: np.ndarray) -> bool:
 
 def fig7(inputs):
     """KDE of the per-iteration activation means, one colour per saved epoch, one line
-    style per seed. A spike (a layer stuck at one value) is drawn clipped at the top with
-    its position and spread written beside it, so it neither vanishes nor flattens the
-    other curves."""
+    style per seed. A spike (a layer stuck at one value) is drawn clipped at the top,
+    marked there, and its position and spread listed in a box, so it neither vanishes nor
+    flattens the other curves."""
     rows = _stats_rows(inputs)
     styles = ("-", "--", ":", "-.")
     fig, axes = plt.subplots(len(rows), 3, figsize=(13, 3.6 * len(rows)), squeeze=False)
@@ -276,20 +276,26 @@ def fig7(inputs):
             normal = [c[0].max() for c, sp in zip(curves, spike, strict=True) if not sp]
             top = 1.15 * max(normal) if normal and any(spike) else None
             top = top or 1.05 * max(c[0].max() for c in curves)
-            clipped = 0
+            spikes, where = [], []
             for density, values, color, ls, epoch, seed in curves:
                 ax.plot(grid, np.minimum(density, top * 1.5), color=color, ls=ls, lw=1.1,
                         label=f"epoch {epoch}, seed {seed}")  # fmt: skip
-                if density.max() > top:
-                    clipped += 1
-                    ax.annotate(f"spike: epoch {epoch}, seed {seed} at {values.mean():.4f} "
-                                f"(sd {values.std():.1e})",
-                                (grid[density.argmax()], top), xytext=(8, -12 * clipped),
-                                textcoords="offset points", fontsize=6.5, color=color,
-                                arrowprops={"arrowstyle": "->", "color": color})  # fmt: skip
+                if density.max() > top:  # clipped: a marker at the top, its numbers listed
+                    where.append(grid[density.argmax()])
+                    ax.plot(where[-1], top, marker="v", ms=5, color=color, clip_on=False)
+                    spikes.append(f"epoch {epoch}, seed {seed}: {values.mean():.4f} "
+                                  f"(sd {values.std():.0e})")  # fmt: skip
+            if spikes:  # one box on the side away from the spikes
+                left = np.mean(where) > grid.mean()
+                ax.text(0.02 if left else 0.98, 0.97, "spikes (clipped), mean (sd):\n" +
+                        "\n".join(spikes), transform=ax.transAxes, fontsize=6, va="top",
+                        ha="left" if left else "right",
+                        bbox={"fc": "white", "alpha": 0.85, "lw": 0})  # fmt: skip
             ax.set(ylim=(0, top), ylabel="density")
             ax.xaxis.set_major_locator(MaxNLocator(5))
-        axes[r, 0].legend(fontsize=6.5, ncol=1)
+        handles, labels = axes[r, 0].get_legend_handles_labels()
+        axes[r, 2].legend(handles, labels, fontsize=6.5, ncol=1 + (len(labels) > 8),
+                          loc="lower right")  # fmt: skip
     fig.tight_layout()
     return fig
 
