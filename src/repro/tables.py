@@ -25,6 +25,8 @@ OTHER_SCALE = "other scale"
 # A row that rests on a run whose run.json says `diverged`: never "holds" or "within".
 DIVERGED = "diverged"
 VERDICTS = (WITHIN, HOLDS, DIFFERS, OTHER_SCALE, DIVERGED, NOT_RUN)
+# Presets whose scorecards add the spec's quick-scale expectations (section 5 rows).
+QUICK_PRESETS = ("smoke", "quick")
 # Why a claim is not run when its experiments are absent from the run's config.
 NOT_CONFIGURED = "its experiments are not in this config (not configured, or left out by `only`)"
 

@@ -8,7 +8,13 @@ import pandas as pd
 from repro.aggregate import diverged_seeds, final, n_diverged, n_runs, seed_values, series
 from repro.eqprop import reported
 from repro.registry import dataset_label
-from repro.tables import OTHER_SCALE, Scorecard, verdict_claim, verdict_numeric
+from repro.tables import (
+    OTHER_SCALE,
+    QUICK_PRESETS,
+    Scorecard,
+    verdict_claim,
+    verdict_numeric,
+)
 
 
 def _network(p) -> str:
@@ -76,13 +82,14 @@ def table_cifar10(inputs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _find(inputs, conv: bool = True, **match) -> str | None:
-    """The first train experiment of a ConvNet (`conv`; else an MLP) whose
-    hyperparameters match `match`."""
+def _find(inputs, conv: bool = True, with_dropout: bool = False, **match) -> str | None:
+    """The first train experiment of a ConvNet (`conv`; else an MLP), with dropout if
+    `with_dropout`, whose hyperparameters match `match`."""
     for name, p in inputs.experiments.items():
         if (
             p["kind"] == "train"
             and bool(p["channels"]) == conv
+            and (bool(p.get("dropouts")) or not with_dropout)
             and all(p.get(k) == v for k, v in match.items())
         ):
             return name
@@ -150,28 +157,8 @@ def scorecard(inputs) -> list[dict]:
     cnn = {"vf": False}
     sym_ce = _find(inputs, loss="ce", estimator="symmetric", algorithm="ep", dropouts=None, **cnn)
     bptt_ce = _find(inputs, loss="ce", algorithm="bptt", dropouts=None, **cnn)
-    sym_drop = next(
-        (
-            n
-            for n, p in inputs.experiments.items()
-            if p["kind"] == "train"
-            and p["channels"]
-            and p.get("dropouts")
-            and p["algorithm"] == "ep"
-        ),
-        None,
-    )
-    bptt_drop = next(
-        (
-            n
-            for n, p in inputs.experiments.items()
-            if p["kind"] == "train"
-            and p["channels"]
-            and p.get("dropouts")
-            and p["algorithm"] == "bptt"
-        ),
-        None,
-    )
+    sym_drop = _find(inputs, with_dropout=True, algorithm="ep")
+    bptt_drop = _find(inputs, with_dropout=True, algorithm="bptt")
     one_sided = _find(inputs, loss="mse", estimator="one_sided", **cnn)
     sym_mse = _find(inputs, loss="mse", estimator="symmetric", **cnn)
     rand_mse = _find(inputs, loss="mse", estimator="random_sign", **cnn)
@@ -195,7 +182,7 @@ def scorecard(inputs) -> list[dict]:
     reported_value = reported.SYMMETRIC_CE_TEST_ERROR
     if not candidates:
         card.not_run(claim, f"{reported_value:.1%}")
-        if inputs.preset in ("smoke", "quick"):
+        if inputs.preset in QUICK_PRESETS:
             card.not_run(*QUICK_CE)
     else:
         best = min(candidates, key=err)

@@ -19,6 +19,7 @@ from repro.tables import (
     DIVERGED,
     NOT_RUN,
     OTHER_SCALE,
+    QUICK_PRESETS,
     Scorecard,
     verdict_claim,
     verdict_numeric,
@@ -397,7 +398,7 @@ def _quick_rows(card: Scorecard, inputs) -> None:
     names = [n for n in ("forde_pca", "forde_identity") if n in inputs.experiments]
     names = [n for n in names if inputs.experiments[n]["dataset"] in SUBSTITUTES]
     low, high = reported.QUICK_GRAD_GAP
-    if not names and inputs.preset in ("smoke", "quick"):
+    if not names and inputs.preset in QUICK_PRESETS:
         card.not_run("quick: FoRDE-PCA and FoRDE-Identity vs DE, paired by seed (spec section 5)")
     for name in names:
         d = paired_differences(inputs, name)
