@@ -4,7 +4,7 @@ experiment in one process, `train_jobs: per_experiment`): the same runs either w
 from pathlib import Path
 
 from repro import runs
-from repro.logs import kept_attempts, log_to
+from repro.logs import exit_without_teardown, kept_attempts, log_to
 
 
 def as_list(value):
@@ -34,3 +34,4 @@ with log_to(snakemake.log[0]):
                 threads=snakemake.threads,
                 code_digest=snakemake.params.code,
             )
+exit_without_teardown()  # every run is saved: skip torch's ~0.3 CPU-s teardown

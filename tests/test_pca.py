@@ -29,6 +29,17 @@ def test_matches_numpy_svd(shape):
     assert result.total_variance == pytest.approx(x.var(axis=0, ddof=1).sum())
 
 
+def test_fewer_samples_than_dimensions_return_only_the_directions_the_data_span():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(10, 3)) @ rng.normal(size=(3, 50)) + 1.0  # rank 3 once centred
+    result = pca.fit(x)
+    variances, vt = _reference(x)
+    assert result.components.shape == (3, 50)
+    np.testing.assert_allclose(result.explained_variance, variances[:3], rtol=1e-10)
+    np.testing.assert_allclose(np.abs(np.sum(result.components * vt[:3], axis=1)), 1.0)
+    assert result.explained_variance_ratio.sum() == pytest.approx(1.0, rel=1e-12)
+
+
 def test_signs_are_deterministic_and_transform_projects():
     x = np.random.default_rng(1).normal(size=(200, 5))
     a, b = pca.fit(x), pca.fit(x.copy())

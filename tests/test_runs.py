@@ -265,6 +265,26 @@ def test_resumed_job_log_keeps_the_killed_attempts_lines(tmp_path):
     assert not keep.exists()  # finished: nothing left to carry over
 
 
+def test_a_job_ended_without_teardown_keeps_its_log_and_printed_lines(tmp_path):
+    log = tmp_path / "job.log"
+    script = (
+        "import sys\n"
+        "from repro.logs import exit_without_teardown, log_to\n"
+        "with log_to(sys.argv[1]) as log:\n"
+        "    log.info('the last line of work')\n"
+        "print('buffered output', end='')\n"  # not flushed by a newline: a pipe buffers it
+        "exit_without_teardown()\n"
+        "raise SystemExit(3)\n"  # never reached
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(log)], cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert done.stdout == "buffered output"
+    lines = log.read_text().splitlines()
+    assert "the last line of work" in lines[0] and "job resources:" in lines[-1]
+
+
 def test_metrics_csv_is_what_pandas_writes(tmp_path):
     """Train jobs write metrics.csv without pandas; the file is the one pandas wrote."""
     import math

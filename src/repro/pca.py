@@ -1,8 +1,10 @@
 """Principal component analysis, of any matrix and of a dataset's training images.
 
 `fit` picks the cheaper exact route: the D x D covariance (accumulated in float64
-chunks) when samples outnumber dimensions, the economy SVD of the centred data when
-they do not (e.g. weight snapshots). Component signs are fixed so that each
+chunks) when samples outnumber dimensions, the N x N Gram matrix of the centred data
+when they do not (weight snapshots: 300 x 99 710 for levelsets' Fig. 7 takes 0.2 s
+this way, 8.6 s as an economy SVD); then at most N - 1 components come back, the
+directions the data define. Component signs are fixed so that each
 component's largest-magnitude entry is positive, which makes results reproducible.
 """
 
@@ -46,11 +48,18 @@ def fit(x: np.ndarray, n_components: int | None = None, chunk: int = 4096) -> PC
         order = np.argsort(variances)[::-1]
         variances, components = variances[order], vectors[:, order].T
         total = float(np.trace(cov))
-    else:
+    else:  # the method of snapshots: eigenvectors of the N x N Gram matrix
         centred = x.astype(np.float64) - mean
-        _, s, components = np.linalg.svd(centred, full_matrices=False)
-        variances = s**2 / (n - 1)
-        total = float(variances.sum())
+        gram = centred @ centred.T
+        total = float(np.trace(gram)) / (n - 1)
+        eigenvalues, vectors = np.linalg.eigh(gram)
+        order = np.argsort(eigenvalues)[::-1]
+        # directions of numerically zero variance (the centred rows span at most N - 1)
+        # are not defined by the data: not returned
+        order = order[eigenvalues[order] > eigenvalues[order[0]] * 1e-12]
+        rows = vectors[:, order].T @ centred
+        components = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+        variances = eigenvalues[order] / (n - 1)
     variances = np.clip(variances, 0.0, None)
     if n_components is not None:
         variances, components = variances[:n_components], components[:n_components]
