@@ -414,21 +414,23 @@ def test_repulsion_reports_the_mean_over_j_and_b_of_the_median_over_i():
 def test_low_rank_kernel_of_fewer_images_than_pixels_matches_the_full_eigenbasis(
     mode, alpha, form, w0
 ):
-    # N = 5 images of D = 24 pixels: the PCA holds 5 components (rank 4 + the mean), the
-    # full route (D x D second moment, all D eigenpairs, zero eigenvalues weighted w(0))
-    # is the reference; the literal loop of spec 1.3 checks the full route itself
+    # N = 5 images of D = 24 pixels: the PCA holds the 4 components the centred images
+    # span, the low-rank basis those + the mean (5); the full route (D x D second moment,
+    # all D eigenpairs, zero eigenvalues weighted w(0)) is the reference; the literal loop
+    # of spec 1.3 checks the full route itself
     rng = np.random.default_rng(3)
     n, c, h, w = 5, 2, 3, 4
     pixels = rng.uniform(0, 1, (n, c, h, w))
     mean, std = (0.4, 0.6), (0.3, 0.5)
     found = pca_io.fit(pixels.reshape(n, -1))
-    assert len(found.components) == n < c * h * w
+    assert len(found.components) == n - 1 < c * h * w
     full = kernel.second_moment_from_pca(found, n, mean, std, c)
     values, basis = kernel.eig_desc(full)
     reference_weights = kernel.component_weights(values, mode, alpha, form)
     low_values, low_basis = kernel.kernel_basis(found, n, mean, std, c)
-    assert low_basis.shape == (c * h * w, n + 1)
-    np.testing.assert_allclose(low_values, values[: n + 1], rtol=1e-9, atol=1e-12)
+    assert low_basis.shape == (c * h * w, n)
+    np.testing.assert_allclose(low_values, values[:n], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(values[n:], 0.0, atol=1e-12)
     projection, isotropic = kernel.low_rank_projection(
         low_values, low_basis, c * h * w, mode, alpha, form, dtype=torch.float64
     )
