@@ -336,3 +336,53 @@ def test_runs_flush_subnormal_floats_to_zero(tmp_path):
     words = done.stdout.split()
     assert words[0] == "before" and float(words[1]) > 0  # a fresh process keeps them
     assert words[2:] == ["in", "run", "0.0"], done.stdout
+
+
+KEEP = """
+import ctypes, sys, torch
+from repro import runs
+from repro.optlab import train
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+        "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+def probe(run=None):  # bytes in own mappings while a 16 MiB tensor lives, heap free after
+    x = torch.ones(16 << 20, dtype=torch.uint8)
+    mapped = libc.mallinfo2().hblkhd
+    del x
+    print(mapped, libc.mallinfo2().fordblks)
+    sys.exit(0)
+train.KINDS["mnist_mlp"] = probe
+if sys.argv[2] == "plain":
+    probe()
+runs.execute("optlab", "mlp", 0, {"kind": "mnist_mlp"}, sys.argv[1], device="cpu")
+"""
+
+
+def test_runs_keep_freed_heap_memory_for_reuse(tmp_path):
+    """A freed 16 MiB tensor stays in the heap for the next step, not in a mapping the
+    kernel must zero again: glibc's defaults in a plain process, not in a run."""
+    import ctypes
+
+    import pytest
+
+    if not hasattr(ctypes.CDLL(None), "mallinfo2"):
+        pytest.skip("not glibc >= 2.33 (no mallinfo2): the malloc tuning is glibc's")
+
+    def probe(where):
+        done = subprocess.run(
+            [sys.executable, "-c", KEEP, str(tmp_path / where), where],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        return [int(n) for n in done.stdout.split()]
+
+    mapped, _ = probe("plain")
+    assert mapped >= 16 << 20  # glibc's default: a block this large gets its own mapping
+    mapped, free_after = probe("run")
+    assert mapped < 16 << 20  # in a run: from the heap ...
+    assert free_after >= 16 << 20  # ... and still there, free, once the tensor is gone

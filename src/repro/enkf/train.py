@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from repro.data import load_images
 from repro.enkf import adaptive, kalman
 from repro.enkf.model import N_PARAMS, ConvNet, ensemble_forward, load_flat, pool_patches
-from repro.training import built_on_cpu, eager_optimizer, evaluate, minibatches
+from repro.training import EVAL_BATCH, built_on_cpu, eager_optimizer, evaluate, minibatches
 
 N_CLASSES = 10
 CHANNELS_LAST = torch.channels_last
@@ -50,7 +50,7 @@ def _test_mean(run, net, x_test, y_test, step) -> tuple[float, float]:
     """Test the ensemble-mean network; also record how many classes it predicts, its most
     predicted class and the error a constant prediction of that class would have (the
     first-checkpoint collapse of Fig. 1: 91.08 % = everything predicted as a 5)."""
-    logits = torch.cat([net(x_test[i : i + 4096]) for i in range(0, len(x_test), 4096)])
+    logits = torch.cat([net(x_test[i : i + EVAL_BATCH]) for i in range(0, len(x_test), EVAL_BATCH)])
     pred = logits.argmax(1)
     loss = F.cross_entropy(logits, y_test).item()
     acc = 100 * (pred == y_test).float().mean().item()
