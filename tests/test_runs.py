@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from repro import config, runs
 from tests.conftest import CONFIG, REPO, SMOKE
@@ -365,8 +366,6 @@ def test_runs_keep_freed_heap_memory_for_reuse(tmp_path):
     """A freed 16 MiB tensor stays in the heap for the next step, not in a mapping the
     kernel must zero again: glibc's defaults in a plain process, not in a run."""
     import ctypes
-
-    import pytest
 
     if not hasattr(ctypes.CDLL(None), "mallinfo2"):
         pytest.skip("not glibc >= 2.33 (no mallinfo2): the malloc tuning is glibc's")
